@@ -1,0 +1,220 @@
+"""The ``rag`` command line: ingest, ask, documents, chat.
+
+Errors from the engine are translated once, in ``_run``: a message and an exit code
+(2 for bad input, 1 otherwise), never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from rag.config import Settings
+from rag.errors import BadInput, RagError
+from rag.models import Answer, Filters, IngestReport
+
+app = typer.Typer(
+    help="Answer questions over a corpus of news articles, with citations you can trust.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+class State:
+    data_dir: Path | None = None
+
+
+def settings() -> Settings:
+    overrides: dict[str, Any] = {}
+    if State.data_dir is not None:
+        overrides["data_dir"] = State.data_dir
+    return Settings(**overrides)
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    err.print(f"[bold red]Error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _run(fn: Callable[[], T]) -> T:
+    """Call into the engine, turning its errors into a message and an exit code."""
+    try:
+        return fn()
+    except BadInput as exc:
+        raise _fail(str(exc), 2) from None
+    except RagError as exc:
+        raise _fail(str(exc), 1) from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "setting"
+        raise _fail(f"invalid {where}: {first.get('msg')}", 2) from None
+
+
+@contextmanager
+def _engine() -> Iterator[Any]:
+    from rag.engine import Engine
+
+    engine = _run(lambda: Engine(settings()))
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+@app.callback()
+def main(
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Index location (env RAG_DATA_DIR, default ./data).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+) -> None:
+    State.data_dir = data_dir
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format='{"level":"%(levelname)s","logger":"%(name)s","msg":"%(message)s"}',
+    )
+
+
+def _filters(source: list[str] | None, since: str | None, until: str | None) -> Filters:
+    def day(value: str | None, name: str) -> date | None:
+        if not value:
+            return None
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise BadInput(f"--{name} must be a date like 2023-10-05, got {value!r}") from None
+
+    return Filters(source=source or None, since=day(since, "since"), until=day(until, "until"))
+
+
+def print_report(report: IngestReport) -> None:
+    table = Table(title=f"Ingest report ({report.seconds:.1f}s, {report.chunks_embedded} chunks embedded)")
+    for name in ("added", "updated", "unchanged", "removed", "skipped"):
+        table.add_column(name, justify="right")
+    table.add_row(*(str(v) for v in report.counts().values()))
+    console.print(table)
+    for skipped in report.skipped:
+        console.print(f"[yellow]skipped[/] {skipped.path}: {skipped.reason}", highlight=False)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or directories to ingest.")],
+    sync: Annotated[
+        bool, typer.Option("--sync", help="Also remove articles whose files are gone from PATH.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Ingest articles (.txt .md .html .pdf .json .jsonl); unchanged files are skipped."""
+    with _engine() as engine, Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=as_json or not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("Reading files", total=None)
+
+        def progress(done: int, total: int, what: str) -> None:
+            bar.update(task, description=f"Embedding articles ({what})", completed=done, total=total)
+
+        report = _run(lambda: engine.ingest(paths, sync=sync, progress=progress))
+    if as_json:
+        console.print_json(report.model_dump_json())
+    else:
+        print_report(report)
+
+
+def print_answer(answer: Answer) -> None:
+    console.print(answer.answer, highlight=False)
+    if answer.degraded:
+        err.print(f"[dim](degraded: {answer.degraded_reason})[/]")
+    for c in answer.citations:
+        when = c.published_at.date().isoformat() if c.published_at else "undated"
+        console.print(
+            f"[bold][{c.id}][/] {c.title} — {c.source or 'unknown outlet'}, {when}", highlight=False
+        )
+        if c.url:
+            console.print(f"    {c.url}", highlight=False)
+        console.print(f'    [dim]"{c.quote}"[/]', highlight=False)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the final Answer as JSON.")] = False,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Only this outlet (repeatable).")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Only articles published on/after (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Only articles published on/before (YYYY-MM-DD).")] = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=100, help="Passages to use.")] = None,
+) -> None:
+    """Ask a question; the answer cites every sentence."""
+    from rag.engine import clean_question
+
+    _run(lambda: clean_question(question))
+    filters = _run(lambda: _filters(source, since, until))
+    with _engine() as engine:
+        if as_json:
+            answer = _run(lambda: engine.ask(question, filters, top_k))
+            sys.stdout.write(answer.model_dump_json(indent=2) + "\n")
+            return
+        final = None
+        for event in _run(lambda: list(engine.ask_stream(question, filters, top_k))):
+            if event.answer is not None:
+                final = event.answer
+        if final is not None:
+            print_answer(final)
+
+
+@app.command()
+def documents(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List ingested articles."""
+    with _engine() as engine:
+        docs = engine.documents()
+    if as_json:
+        sys.stdout.write(json.dumps([d.model_dump(mode="json") for d in docs], indent=2) + "\n")
+        return
+    table = Table(title=f"{len(docs)} articles")
+    for col in ("id", "published", "outlet", "title", "chunks"):
+        table.add_column(col)
+    for d in docs:
+        when = d.published_at.date().isoformat() if d.published_at else ""
+        table.add_row(d.id, when, d.source or "", d.title[:70], str(d.chunks))
+    console.print(table)
+
+
+@app.command()
+def chat() -> None:
+    """A multi-turn conversation in the terminal (empty line or Ctrl-D to quit)."""
+    with _engine() as engine:
+        console.print("[dim]Ask about the corpus. Empty line to quit.[/]")
+        while True:
+            try:
+                question = console.input("[bold green]you>[/] ").strip()
+            except (EOFError, KeyboardInterrupt):
+                break
+            if not question:
+                break
+            try:
+                print_answer(engine.ask(question))
+            except RagError as exc:
+                err.print(f"[red]{exc}[/]")

@@ -1,0 +1,96 @@
+"""Settings: the one place configuration is read (env prefix ``RAG_``, optional ``.env``).
+
+Every other module receives a ``Settings`` instance; nothing else reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    # Storage
+    data_dir: Path = Field(Path("data"), description="Where the index, BM25 and SQLite live.")
+    chroma_url: str | None = Field(
+        None, description="http://host:port of a Chroma server; unset = embedded store."
+    )
+    collection: str = Field("articles", description="Chroma collection name.")
+
+    # Indexing
+    embed_model: str = Field(
+        "all-MiniLM-L6-v2-int8",
+        description="Embedding model: 'all-MiniLM-L6-v2-int8' (packaged) or a path to a "
+        "directory holding model.onnx and tokenizer.json.",
+    )
+    embed_batch_size: int = Field(32, ge=1, le=512)
+    chunk_size: int = Field(256, ge=32, le=2048, description="Max tokens per chunk.")
+    chunk_overlap: int = Field(32, ge=0, description="Token overlap between chunks.")
+
+    # Retrieval / answering
+    top_k: int = Field(8, ge=1, le=100, description="Passages retrieved per question.")
+    answerer: Literal["auto", "llm", "extractive"] = "auto"
+    max_answer_sentences: int = Field(4, ge=1, le=10)
+    drop_unsupported: bool = Field(
+        False, description="Drop sentences the checker cannot support (default: flag them)."
+    )
+
+    # LLM (any OpenAI-compatible server)
+    llm_base_url: str | None = None
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: SecretStr | None = None
+    llm_timeout: float = Field(30.0, gt=0)
+    llm_max_tokens: int = Field(512, ge=16)
+
+    # HTTP
+    api_keys: list[str] = Field(default_factory=list)
+    cors_origins: list[str] = Field(default_factory=list)
+    max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+
+    # Slack
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    slack_ask_visibility: Literal["in_channel", "ephemeral"] = "ephemeral"
+
+    log_level: str = "WARNING"
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        # Users write RAG_API_KEYS=a,b in a shell; pydantic-settings would want JSON.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return value
+            return [v.strip() for v in text.split(",") if v.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError(
+                f"RAG_CHUNK_OVERLAP ({self.chunk_overlap}) must be smaller than "
+                f"RAG_CHUNK_SIZE ({self.chunk_size})"
+            )
+        if self.llm_api_key is None and os.environ.get("OPENAI_API_KEY"):
+            # The openai SDK's own variable is honoured so existing setups just work.
+            self.llm_api_key = SecretStr(os.environ["OPENAI_API_KEY"])
+        return self
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.llm_base_url)
+
+    def resolved_data_dir(self) -> Path:
+        return self.data_dir.expanduser().resolve()

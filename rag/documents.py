@@ -1,0 +1,339 @@
+"""Loading: files on disk -> ``Article`` records (or a reason the file was skipped).
+
+Supported: ``.txt`` / ``.md`` (incl. scraped pages: title line, ``OUTLET:`` prefix, date crumbs,
+stories separated by lone ``-`` lines), ``.html`` / ``.htm`` (trafilatura main-text extraction),
+``.pdf`` (pypdf), ``.json`` / ``.jsonl`` (records with ``body`` or ``text`` plus optional
+``title, source, author, published_at, url, category``).
+
+Each article's ``text`` is what citation offsets point into; it is made of whole lines of the
+source file, so every quote also appears verbatim in the file (modulo whitespace).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from dateutil import parser as dateparser
+
+from rag.errors import BadInput, UnsupportedFile
+from rag.models import Article
+
+SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".json", ".jsonl"}
+
+_OUTLET_PREFIX = re.compile(r"^([A-Z][A-Z0-9&'.\- ]{1,40}[A-Z0-9]):\s+(?=\S)")
+_MONTHS = (
+    "January|February|March|April|May|June|July|August|September|October|November|December|"
+    "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
+)
+_DATE_LINE = re.compile(
+    rf"^(?:\d{{1,2}}\s+(?:{_MONTHS})\.?,?\s+\d{{4}}|(?:{_MONTHS})\.?\s+\d{{1,2}},?\s+\d{{4}}|"
+    rf"\d{{4}}-\d{{2}}-\d{{2}})(?:[ T,]+\d{{1,2}}:\d{{2}}(?::\d{{2}})?\s*(?:[AaPp][Mm])?)?"
+    r"(?:\s*[A-Z]{2,4})?$"
+)
+_SEPARATOR = re.compile(r"^\s*[-–—]\s*$")
+_TERMINAL = (".", "!", "?", '"', "'", "”", "’", ":", ";", ")")
+
+
+class SkipFile(Exception):
+    """Raised by a loader when a file cannot become articles; the message is the reason."""
+
+
+@dataclass
+class LoadedFile:
+    path: Path
+    file_hash: str
+    articles: list[Article]
+
+
+def content_hash(article: Article) -> str:
+    payload = article.model_dump(exclude={"content_hash", "origin"}, mode="json")
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def file_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def article_id(key: str) -> str:
+    return hashlib.sha1(key.encode()).hexdigest()[:16]
+
+
+def discover(paths: Iterable[Path]) -> list[Path]:
+    """Expand files and directories into the supported files they hold, sorted."""
+    found: list[Path] = []
+    for path in paths:
+        if not path.exists():
+            raise BadInput(f"Path does not exist: {path}")
+        if path.is_dir():
+            found.extend(
+                p
+                for p in sorted(path.rglob("*"))
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        else:
+            found.append(path)
+    return sorted({p.resolve() for p in found})
+
+
+def _decode(data: bytes) -> str:
+    if not data.strip():
+        raise SkipFile("empty file")
+    if b"\x00" in data[:8192]:
+        raise SkipFile("binary file (contains NUL bytes)")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SkipFile(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+
+
+def parse_date(value: Any) -> datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value
+    try:
+        parsed = dateparser.parse(str(value))
+    except (ValueError, OverflowError):
+        return None
+    # Offsets are dropped: dates are compared as the outlet's local publication time.
+    return parsed.replace(tzinfo=None) if parsed else None
+
+
+def _outlet_name(raw: str) -> str:
+    words = raw.split()
+    return " ".join(w if len(w) <= 3 else w.capitalize() for w in words)
+
+
+def _is_crumb(line: str) -> bool:
+    body = line.strip().lstrip("-–—•· ").strip()
+    if not body:
+        return True
+    if _DATE_LINE.match(body):
+        return True
+    return len(body.split()) <= 5 and not body.endswith(_TERMINAL)
+
+
+def _short_title(text: str, limit: int = 90) -> str:
+    first = re.split(r"(?<=[a-z0-9]{2}[.!?])\s+(?=[A-Z\"“])", text.strip(), maxsplit=1)[0]
+    if len(first) <= limit:
+        return first
+    return first[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def parse_page(text: str) -> list[dict[str, Any]]:
+    """Split a plain-text page into stories: ``[{title, text, source, published_at}]``.
+
+    The first line is the page title; a leading ``OUTLET:`` on the first body line names the
+    outlet; date lines and short navigation crumbs are dropped; lone ``-`` lines separate
+    stories (the page's own story first, then teasers for other stories).
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    segments: list[list[str]] = [[]]
+    page_date: datetime | None = None
+    for line in lines:
+        if _SEPARATOR.match(line):
+            segments.append([])
+            continue
+        stripped = line.strip().lstrip("-–—•· ").strip()
+        if page_date is None and _DATE_LINE.match(stripped):
+            page_date = parse_date(stripped)
+        segments[-1].append(line)
+
+    stories: list[dict[str, Any]] = []
+    for index, segment in enumerate(segments):
+        content = [ln.strip() for ln in segment if ln.strip()]
+        title = None
+        if index == 0 and content:
+            title = content.pop(0).lstrip("# ").strip()
+        # Crumbs are only recognised at a story's edges, so short lines inside a story stay.
+        while content and _is_crumb(content[-1]):
+            content.pop()
+        while content and _is_crumb(content[0]):
+            content.pop(0)
+        if not content:
+            if title and index == 0:
+                stories.append({"title": title, "text": title, "source": None, "main": True})
+            continue
+        source = None
+        match = _OUTLET_PREFIX.match(content[0])
+        if match:
+            source = _outlet_name(match.group(1))
+            content[0] = content[0][match.end() :]
+        body = "\n".join(content)
+        stories.append(
+            {"title": title or _short_title(body), "text": body, "source": source, "main": index == 0}
+        )
+    main_source = next((s["source"] for s in stories if s["main"] and s["source"]), None)
+    for story in stories:
+        if story["main"]:
+            story["published_at"] = page_date
+            story["source"] = story["source"] or main_source
+        else:
+            story.setdefault("published_at", None)
+    return stories
+
+
+def _load_text(path: Path, data: bytes) -> list[dict[str, Any]]:
+    text = _decode(data)
+    stories = parse_page(text)
+    if not stories:
+        raise SkipFile("no text found")
+    return stories
+
+
+def _load_html(path: Path, data: bytes) -> list[dict[str, Any]]:
+    import trafilatura
+
+    html = _decode(data)
+    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False)
+    body = (getattr(doc, "text", None) or "").strip() if doc is not None else ""
+    if not body:
+        raise SkipFile("no main text found in the HTML")
+    return [
+        {
+            "title": getattr(doc, "title", None) or _short_title(body),
+            "text": body,
+            "source": getattr(doc, "sitename", None),
+            "author": getattr(doc, "author", None),
+            "published_at": parse_date(getattr(doc, "date", None)),
+            "url": getattr(doc, "url", None),
+        }
+    ]
+
+
+def _load_pdf(path: Path, data: bytes) -> list[dict[str, Any]]:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        meta = reader.metadata
+    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+        raise SkipFile(f"unreadable PDF ({exc})") from exc
+    body = "\n\n".join(p for p in pages if p)
+    if not body.strip():
+        raise SkipFile("PDF has no extractable text (scanned images?)")
+    title = (meta.title if meta and meta.title else None) or body.strip().split("\n", 1)[0][:120]
+    return [
+        {
+            "title": title.strip(),
+            "text": body.strip(),
+            "author": meta.author if meta and meta.author else None,
+            "published_at": parse_date(meta.creation_date) if meta and meta.creation_date else None,
+        }
+    ]
+
+
+_RECORD_FIELDS = ("title", "source", "author", "published_at", "url", "category")
+
+
+def _records(path: Path, data: bytes) -> list[Any]:
+    text = _decode(data)
+    try:
+        if path.suffix.lower() == ".jsonl":
+            return [json.loads(line) for line in text.splitlines() if line.strip()]
+        parsed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SkipFile(f"malformed JSON (line {exc.lineno}: {exc.msg})") from exc
+    if isinstance(parsed, dict):
+        for key in ("articles", "documents", "records", "data"):
+            if isinstance(parsed.get(key), list):
+                return list(parsed[key])
+        return [parsed]
+    if isinstance(parsed, list):
+        return parsed
+    raise SkipFile("JSON must hold an object or a list of objects")
+
+
+def _load_json(path: Path, data: bytes) -> list[dict[str, Any]]:
+    stories = []
+    for record in _records(path, data):
+        if not isinstance(record, dict):
+            continue
+        body = record.get("body") or record.get("text") or record.get("content")
+        if not isinstance(body, str) or not body.strip():
+            continue
+        story: dict[str, Any] = {k: record.get(k) for k in _RECORD_FIELDS}
+        story["text"] = body.strip()
+        story["title"] = str(story["title"] or _short_title(body)).strip()
+        story["published_at"] = parse_date(story["published_at"])
+        for key in ("source", "author", "url", "category"):
+            story[key] = str(story[key]).strip() if story[key] not in (None, "") else None
+        stories.append(story)
+    if not stories:
+        raise SkipFile("no records with a non-empty 'body' or 'text' field")
+    return stories
+
+
+_LOADERS = {
+    ".txt": _load_text,
+    ".md": _load_text,
+    ".markdown": _load_text,
+    ".html": _load_html,
+    ".htm": _load_html,
+    ".pdf": _load_pdf,
+    ".json": _load_json,
+    ".jsonl": _load_json,
+}
+
+
+def load_bytes(path: Path, data: bytes, origin: str | None = None) -> list[Article]:
+    """Turn one file's bytes into articles; raises ``SkipFile`` or ``UnsupportedFile``."""
+    loader = _LOADERS.get(path.suffix.lower())
+    if loader is None:
+        raise UnsupportedFile(
+            f"Unsupported file type '{path.suffix or path.name}'; supported: "
+            + ", ".join(sorted(SUPPORTED_SUFFIXES))
+        )
+    origin = origin or str(path)
+    key_base = str(path.resolve())
+    articles = []
+    stories = loader(path, data)
+    for index, story in enumerate(stories):
+        # Records with a URL keep their id when a JSON file is reordered.
+        key = f"{key_base}#{story.get('url') or index}"
+        article = Article(
+            id=article_id(key),
+            title=story["title"],
+            text=story["text"],
+            source=story.get("source"),
+            author=story.get("author"),
+            published_at=story.get("published_at"),
+            url=story.get("url"),
+            category=story.get("category"),
+            origin=f"{origin}#{index}" if len(stories) > 1 else origin,
+        )
+        article.content_hash = content_hash(article)
+        articles.append(article)
+    return _dedupe_ids(articles)
+
+
+def _dedupe_ids(articles: list[Article]) -> list[Article]:
+    seen: dict[str, int] = {}
+    for article in articles:
+        n = seen.get(article.id, 0)
+        seen[article.id] = n + 1
+        if n:
+            article.id = article_id(f"{article.id}#{n}")
+    return articles
+
+
+def iter_files(paths: Iterable[Path]) -> Iterator[tuple[Path, bytes | None, str | None]]:
+    """Yield (path, bytes, None) or (path, None, reason) for each discovered file."""
+    for path in discover(paths):
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            yield path, None, f"unsupported file type '{path.suffix or path.name}'"
+            continue
+        try:
+            yield path, path.read_bytes(), None
+        except OSError as exc:
+            yield path, None, f"unreadable ({exc.strerror or exc})"

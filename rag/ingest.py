@@ -1,0 +1,197 @@
+"""Ingestion: files -> articles -> chunks (LlamaIndex SentenceSplitter) -> embeddings -> store.
+
+Input: paths (files or directories). Output: an ``IngestReport`` (added / updated / unchanged /
+removed / skipped with reason). Incremental: a file whose bytes are unchanged is not parsed;
+an article whose content hash (and index settings) are unchanged is not re-embedded; a changed
+article's old chunks are replaced; ``sync=True`` also removes articles whose files are gone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from llama_index.core import Document
+from llama_index.core.ingestion import IngestionPipeline
+from llama_index.core.node_parser import SentenceSplitter
+from llama_index.core.schema import MetadataMode, TextNode
+
+from rag.documents import SkipFile, content_hash, discover, file_hash, iter_files, load_bytes
+from rag.embeddings import OnnxEmbedding
+from rag.errors import RagError
+from rag.models import Article, IngestReport, SkippedFile
+from rag.store import Chunk, Store
+
+log = logging.getLogger(__name__)
+
+# Articles embedded per pipeline run: also the unit of commit, so an interrupt loses little.
+BATCH_ARTICLES = 16
+
+Progress = Callable[[int, int, str], None]  # (done, total, what) in articles
+
+
+def index_signature(store: Store, embed: OnnxEmbedding) -> str:
+    s = store.settings
+    return f"{embed.model_name}|{s.chunk_size}|{s.chunk_overlap}|v1"
+
+
+def _stored_hash(article: Article, signature: str) -> str:
+    # Changing the embedding model or chunking re-embeds everything on the next ingest.
+    return hashlib.sha256(f"{article.content_hash}|{signature}".encode()).hexdigest()
+
+
+def _locate(text: str, chunk: str, hint: int) -> tuple[int, int]:
+    """Find a chunk's span in the article when the splitter could not (whitespace changed)."""
+    pattern = r"\s+".join(re.escape(tok) for tok in chunk.split())
+    match = re.compile(pattern).search(text, max(0, hint))
+    if match is None:
+        match = re.compile(pattern).search(text)
+    if match is None:
+        raise ValueError("chunk not found in article text")
+    return match.start(), match.end()
+
+
+class Ingestor:
+    """Runs ingestion against one store with one embedding model."""
+
+    def __init__(self, store: Store, embed: OnnxEmbedding) -> None:
+        self.store = store
+        self.embed = embed
+        s = store.settings
+        self.splitter = SentenceSplitter(
+            chunk_size=s.chunk_size, chunk_overlap=s.chunk_overlap, include_prev_next_rel=False
+        )
+        self.pipeline = IngestionPipeline(transformations=[self.splitter, self.embed])
+        self.signature = index_signature(store, embed)
+
+    def chunk_and_embed(self, articles: Sequence[Article]) -> tuple[list[list[Chunk]], np.ndarray]:
+        docs = [
+            Document(
+                id_=a.id,
+                text=a.text,
+                metadata={"title": a.title, "source": a.source or ""},
+                excluded_llm_metadata_keys=["title", "source"],
+            )
+            for a in articles
+        ]
+        nodes = self.pipeline.run(documents=docs, show_progress=False)
+        by_doc: dict[str, list[TextNode]] = {a.id: [] for a in articles}
+        for node in nodes:
+            if isinstance(node, TextNode) and node.ref_doc_id in by_doc:
+                by_doc[node.ref_doc_id].append(node)
+        chunks: list[list[Chunk]] = []
+        vectors: list[list[float]] = []
+        for article in articles:
+            out: list[Chunk] = []
+            hint = 0
+            for ordinal, node in enumerate(by_doc[article.id]):
+                content = node.get_content(metadata_mode=MetadataMode.NONE)
+                start, end = node.start_char_idx, node.end_char_idx
+                if start is None or end is None or article.text[start:end] != content:
+                    start, end = _locate(article.text, content, hint)
+                hint = start + 1
+                out.append(
+                    Chunk(f"{article.id}:{ordinal}", article.id, ordinal, start, end, article.text[start:end])
+                )
+                vectors.append(node.get_embedding())
+            chunks.append(out)
+        dim = len(vectors[0]) if vectors else 0
+        return chunks, np.asarray(vectors, dtype=np.float32).reshape(len(vectors), dim)
+
+    def run(
+        self, paths: Sequence[Path], sync: bool = False, progress: Progress | None = None
+    ) -> IngestReport:
+        started = time.perf_counter()
+        report = IngestReport()
+        roots = [p.resolve() for p in paths]
+        discover(roots)  # fails fast with a clear message on a missing path
+        if self.store.get_meta("dirty"):
+            removed = self.store.repair()
+            log.info("repaired interrupted ingest", extra={"orphan_vectors": removed})
+        self.store.set_meta("dirty", "1")
+        # File hashes only vouch for articles indexed with today's model and chunking.
+        trust_files = self.store.get_meta("signature") == self.signature
+
+        pending: dict[str, tuple[Article, str, str]] = {}  # id -> (article, file, stored hash)
+        if not trust_files and self.store.count_articles():
+            # A new model or chunking: vectors of the old one cannot be mixed in, so the
+            # collection is recreated and every stored article re-embedded from its text.
+            self.store.reset_vectors()
+            for article, file_path in self.store.iter_articles():
+                article.content_hash = content_hash(article)
+                pending[article.id] = (article, file_path, _stored_hash(article, self.signature))
+                report.updated.append(article.id)
+        finished_files: dict[str, str] = {}
+        seen_files: set[str] = set()
+        for path, data, reason in iter_files(roots):
+            key = str(path)
+            seen_files.add(key)
+            if data is None:
+                report.skipped.append(SkippedFile(path=key, reason=reason or "unreadable"))
+                continue
+            digest = file_hash(data)
+            previous = self.store.article_hashes(key)
+            if trust_files and digest == self.store.file_hash(key) and previous:
+                report.unchanged.extend(previous)
+                continue
+            try:
+                articles = load_bytes(path, data, origin=_display(path))
+            except (SkipFile, RagError) as exc:
+                report.skipped.append(SkippedFile(path=key, reason=str(exc)))
+                continue
+            current = {a.id for a in articles}
+            gone = [doc_id for doc_id in previous if doc_id not in current]
+            if gone:
+                self.store.remove_articles(gone)
+                report.removed.extend(gone)
+            for article in articles:
+                stored = _stored_hash(article, self.signature)
+                if previous.get(article.id) == stored:
+                    report.unchanged.append(article.id)
+                    continue
+                if article.id not in pending:
+                    (report.updated if article.id in previous else report.added).append(article.id)
+                pending[article.id] = (article, key, stored)
+            finished_files[key] = digest
+
+        if sync:
+            for known in self.store.known_files():
+                inside = any(Path(known) == r or Path(known).is_relative_to(r) for r in roots)
+                if inside and known not in seen_files:
+                    report.removed.extend(self.store.remove_file(known))
+
+        todo = list(pending.values())
+        total = len(todo)
+        if progress:
+            progress(0, total, "embedding")
+        for i in range(0, total, BATCH_ARTICLES):
+            batch = todo[i : i + BATCH_ARTICLES]
+            chunks, vectors = self.chunk_and_embed([a for a, _, _ in batch])
+            self.store.write_articles(
+                [(a, f, c) for (a, f, _), c in zip(batch, chunks, strict=True)],
+                vectors,
+                {a.id: h for a, _, h in batch},
+            )
+            report.chunks_embedded += len(vectors)
+            if progress:
+                progress(min(i + BATCH_ARTICLES, total), total, "embedding")
+        # File hashes are recorded last: a file is "unchanged" only once all its articles are in.
+        for key, digest in finished_files.items():
+            self.store.set_file(key, digest)
+        self.store.bm25()  # rebuilds the keyword index if anything changed
+        self.store.set_meta("signature", self.signature)
+        self.store.set_meta("dirty", "")
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,157 @@
+"""Types that cross module and transport boundaries.
+
+``Article`` (what loading produces), ``Passage`` (what retrieval returns), ``Citation`` /
+``Sentence`` / ``Answer`` (what answering returns: the one JSON shape used by the CLI, HTTP,
+SSE, the OpenAI-compatible endpoint and Slack), ``IngestReport`` and ``Filters``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from rag.errors import BadInput
+
+
+class Article(BaseModel):
+    """One story with its metadata; ``text`` is exactly what offsets point into."""
+
+    id: str
+    title: str
+    text: str
+    source: str | None = None
+    author: str | None = None
+    published_at: datetime | None = None
+    url: str | None = None
+    category: str | None = None
+    origin: str = Field(description="File (and record/story) the article came from.")
+    content_hash: str = ""
+
+
+class ArticleInfo(BaseModel):
+    """An article's metadata without its text, for listings."""
+
+    id: str
+    title: str
+    source: str | None = None
+    author: str | None = None
+    published_at: datetime | None = None
+    url: str | None = None
+    category: str | None = None
+    origin: str
+    chars: int
+    chunks: int
+
+
+class Filters(BaseModel):
+    """Restricts retrieval by outlet, publication date and category (all optional)."""
+
+    source: list[str] | None = Field(None, description="Outlet name(s), case-insensitive.")
+    since: date | None = Field(None, description="Published on or after this date.")
+    until: date | None = Field(None, description="Published on or before this date.")
+    category: str | None = None
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [value] if value.strip() else None
+        return value or None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Filters:
+        if self.since and self.until and self.since > self.until:
+            raise BadInput(f"'since' ({self.since}) is after 'until' ({self.until}).")
+        return self
+
+    def is_empty(self) -> bool:
+        return not (self.source or self.since or self.until or self.category)
+
+
+class Passage(BaseModel):
+    """A retrieved chunk: ``text == article.text[start:end]``."""
+
+    id: str
+    document_id: str
+    text: str
+    start: int
+    end: int
+    score: float
+    title: str
+    source: str | None = None
+    author: str | None = None
+    published_at: datetime | None = None
+    url: str | None = None
+    category: str | None = None
+
+
+class Citation(BaseModel):
+    id: int
+    document_id: str
+    title: str
+    source: str | None = None
+    author: str | None = None
+    published_at: datetime | None = None
+    url: str | None = None
+    quote: str = Field(description="Exactly the article text [start:end].")
+    start: int
+    end: int
+    score: float
+
+
+class Sentence(BaseModel):
+    text: str
+    citations: list[int] = Field(default_factory=list)
+    supported: bool
+
+
+class Answer(BaseModel):
+    """The one answer shape. Citation ids are 1..N in order of first use in ``answer``."""
+
+    answer: str
+    refused: bool = False
+    mode: Literal["extractive", "llm"] = "extractive"
+    degraded: bool = False
+    degraded_reason: str | None = None
+    sentences: list[Sentence] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list)
+    removed_citations: list[int] = Field(
+        default_factory=list,
+        description="Citation numbers the model used that pointed at no passage it was shown.",
+    )
+    question: str | None = None
+
+
+class StreamEvent(BaseModel):
+    """One event of an answer stream: text deltas, then the final verified answer."""
+
+    type: Literal["delta", "answer", "error"]
+    text: str | None = None
+    answer: Answer | None = None
+    error: str | None = None
+
+
+class SkippedFile(BaseModel):
+    path: str
+    reason: str
+
+
+class IngestReport(BaseModel):
+    added: list[str] = Field(default_factory=list)
+    updated: list[str] = Field(default_factory=list)
+    unchanged: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    skipped: list[SkippedFile] = Field(default_factory=list)
+    chunks_embedded: int = 0
+    seconds: float = 0.0
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "added": len(self.added),
+            "updated": len(self.updated),
+            "unchanged": len(self.unchanged),
+            "removed": len(self.removed),
+            "skipped": len(self.skipped),
+        }

@@ -1,0 +1,514 @@
+"""Persistence: the SQLite catalog, the Chroma vector collection and the BM25 index.
+
+- SQLite (``<data>/catalog.sqlite3``): files, articles (with the exact text offsets point into),
+  chunks (article id, character offsets, text). It is the record of what is committed.
+- Chroma (embedded ``PersistentClient`` under ``<data>/chroma``, or a server via
+  ``RAG_CHROMA_URL``): one vector per chunk, with filterable metadata.
+- bm25s (``<data>/bm25``): rebuilt from committed chunks whenever they change.
+
+Writes go Chroma first, then SQLite in one transaction, so an interrupted ingest leaves at
+worst vectors that SQLite does not know; ``repair()`` removes those on the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import chromadb
+import numpy as np
+import Stemmer
+
+from rag.config import Settings
+from rag.errors import NotFound, StoreUnavailable
+from rag.models import Article, ArticleInfo, Filters, Passage
+
+log = logging.getLogger(__name__)
+# bm25s logs every index build at DEBUG through its own handler; keep servers and tests quiet.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, file_hash TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    id TEXT PRIMARY KEY, file_path TEXT NOT NULL, origin TEXT NOT NULL, title TEXT NOT NULL,
+    source TEXT, author TEXT, published_at TEXT, url TEXT, category TEXT,
+    text TEXT NOT NULL, content_hash TEXT NOT NULL, n_chunks INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_file ON articles(file_path);
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY, document_id TEXT NOT NULL, ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(document_id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass
+class Chunk:
+    id: str
+    document_id: str
+    ordinal: int
+    start: int
+    end: int
+    text: str
+
+
+def _ts(value: datetime | None) -> int:
+    return int(value.timestamp()) if value else -1
+
+
+def _day_bounds(filters: Filters) -> tuple[int | None, int | None]:
+    lo = int(datetime.combine(filters.since, time.min).timestamp()) if filters.since else None
+    hi = int(datetime.combine(filters.until, time.max).timestamp()) if filters.until else None
+    return lo, hi
+
+
+def source_key(source: str | None) -> str:
+    return (source or "").strip().lower()
+
+
+class BM25Index:
+    """bm25s over title + outlet + chunk text, with per-chunk metadata for filtering."""
+
+    def __init__(
+        self,
+        chunk_ids: list[str],
+        retriever: bm25s.BM25 | None,
+        sources: np.ndarray,
+        published: np.ndarray,
+        categories: np.ndarray,
+    ) -> None:
+        self.chunk_ids = chunk_ids
+        self.retriever = retriever
+        self.sources = sources
+        self.published = published
+        self.categories = categories
+        self.stemmer = Stemmer.Stemmer("english")
+
+    def tokenize(self, texts: list[str]) -> Any:
+        return bm25s.tokenize(texts, stopwords="en", stemmer=self.stemmer, show_progress=False)
+
+    def mask(self, filters: Filters | None) -> np.ndarray | None:
+        if filters is None or filters.is_empty():
+            return None
+        keep = np.ones(len(self.chunk_ids), dtype=bool)
+        if filters.source:
+            keep &= np.isin(self.sources, [source_key(s) for s in filters.source])
+        lo, hi = _day_bounds(filters)
+        if lo is not None:
+            keep &= self.published >= lo
+        if hi is not None:
+            keep &= (self.published <= hi) & (self.published >= 0)
+        if filters.category:
+            keep &= self.categories == filters.category.strip().lower()
+        return keep
+
+    def scores(self, query: str) -> np.ndarray:
+        if self.retriever is None or not self.chunk_ids:
+            return np.zeros(len(self.chunk_ids), dtype=np.float32)
+        words = bm25s.tokenize(
+            [query], stopwords="en", stemmer=self.stemmer, return_ids=False, show_progress=False
+        )[0]
+        vocab = self.retriever.vocab_dict
+        words = [w for w in words if w in vocab]
+        if not words:
+            return np.zeros(len(self.chunk_ids), dtype=np.float32)
+        return np.asarray(self.retriever.get_scores(words), dtype=np.float32)
+
+    def search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        scores = self.scores(query)
+        mask = self.mask(filters)
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        if not len(scores):
+            return []
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(self.chunk_ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+
+class Store:
+    """Owns the catalog, the vector collection and the BM25 index for one data dir."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.data_dir = settings.resolved_data_dir()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self.db = sqlite3.connect(self.data_dir / "catalog.sqlite3", check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(_SCHEMA)
+        self.client = self._connect()
+        try:
+            self.collection = self.client.get_or_create_collection(
+                settings.collection, embedding_function=None, metadata={"hnsw:space": "cosine"}
+            )
+        except Exception as exc:  # chromadb raises several unrelated types for a dead server
+            raise StoreUnavailable(f"Cannot open the Chroma collection: {exc}") from exc
+        self._bm25: BM25Index | None = None
+
+    def _connect(self) -> Any:
+        url = self.settings.chroma_url
+        try:
+            if url:
+                from urllib.parse import urlparse
+
+                parsed = urlparse(url if "//" in url else f"http://{url}")
+                return chromadb.HttpClient(
+                    host=parsed.hostname or "127.0.0.1",
+                    port=parsed.port or 8000,
+                    ssl=parsed.scheme == "https",
+                    settings=chromadb.Settings(anonymized_telemetry=False),
+                )
+            return chromadb.PersistentClient(
+                path=str(self.data_dir / "chroma"),
+                settings=chromadb.Settings(anonymized_telemetry=False),
+            )
+        except Exception as exc:
+            where = url or str(self.data_dir / "chroma")
+            raise StoreUnavailable(f"Cannot reach the Chroma store at {where}: {exc}") from exc
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- meta -------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row["value"] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock, self.db:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def generation(self) -> int:
+        return int(self.get_meta("generation") or 0)
+
+    def _bump(self) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('generation', ?)", (str(self.generation() + 1),))
+
+    # --- files and articles -----------------------------------------------------------
+    def file_hash(self, path: str) -> str | None:
+        row = self.db.execute("SELECT file_hash FROM files WHERE path=?", (path,)).fetchone()
+        return row["file_hash"] if row else None
+
+    def set_file(self, path: str, digest: str) -> None:
+        with self._lock, self.db:
+            self.db.execute("INSERT OR REPLACE INTO files VALUES (?, ?)", (path, digest))
+
+    def known_files(self) -> list[str]:
+        return [r["path"] for r in self.db.execute("SELECT path FROM files")]
+
+    def article_hashes(self, file_path: str) -> dict[str, str]:
+        rows = self.db.execute("SELECT id, content_hash FROM articles WHERE file_path=?", (file_path,))
+        return {r["id"]: r["content_hash"] for r in rows}
+
+    def all_article_hashes(self) -> dict[str, str]:
+        return {r["id"]: r["content_hash"] for r in self.db.execute("SELECT id, content_hash FROM articles")}
+
+    def count_articles(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+
+    def write_articles(
+        self,
+        items: Sequence[tuple[Article, str, list[Chunk]]],
+        embeddings: np.ndarray,
+        stored_hash: dict[str, str],
+    ) -> None:
+        """Replace each article's chunks (Chroma, then one SQLite transaction)."""
+        ids, docs, metas = [], [], []
+        for article, _file_path, chunks in items:
+            for chunk in chunks:
+                ids.append(chunk.id)
+                docs.append(chunk.text)
+                metas.append(
+                    {
+                        "document_id": article.id,
+                        "start": chunk.start,
+                        "end": chunk.end,
+                        "title": article.title,
+                        "source": article.source or "",
+                        "source_key": source_key(article.source),
+                        "published_ts": _ts(article.published_at),
+                        "category": (article.category or "").lower(),
+                    }
+                )
+        with self._lock:
+            self._delete_vectors([a.id for a, _, _ in items])
+            if ids:
+                self.collection.upsert(ids=ids, embeddings=embeddings, documents=docs, metadatas=metas)
+            with self.db:
+                for article, file_path, chunks in items:
+                    self._delete_rows(article.id)
+                    self.db.execute(
+                        "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (
+                            article.id,
+                            file_path,
+                            article.origin,
+                            article.title,
+                            article.source,
+                            article.author,
+                            article.published_at.isoformat() if article.published_at else None,
+                            article.url,
+                            article.category,
+                            article.text,
+                            stored_hash[article.id],
+                            len(chunks),
+                        ),
+                    )
+                    self.db.executemany(
+                        'INSERT INTO chunks (id, document_id, ordinal, start, "end", text) '
+                        "VALUES (?,?,?,?,?,?)",
+                        [(c.id, c.document_id, c.ordinal, c.start, c.end, c.text) for c in chunks],
+                    )
+                self._bump()
+
+    def iter_articles(self) -> Iterator[tuple[Article, str]]:
+        """Every stored article with the file it came from."""
+        for row in self.db.execute("SELECT * FROM articles").fetchall():
+            yield (
+                Article(**self._info(row), text=row["text"], content_hash=row["content_hash"]),
+                row["file_path"],
+            )
+
+    def reset_vectors(self) -> None:
+        """Drop and recreate the vector collection (the catalog is kept)."""
+        with self._lock:
+            self.client.delete_collection(self.settings.collection)
+            self.collection = self.client.get_or_create_collection(
+                self.settings.collection, embedding_function=None, metadata={"hnsw:space": "cosine"}
+            )
+
+    def _delete_vectors(self, document_ids: list[str]) -> None:
+        if document_ids:
+            self.collection.delete(where={"document_id": {"$in": document_ids}})
+
+    def _delete_rows(self, document_id: str) -> None:
+        self.db.execute("DELETE FROM chunks WHERE document_id=?", (document_id,))
+        self.db.execute("DELETE FROM articles WHERE id=?", (document_id,))
+
+    def remove_articles(self, document_ids: Iterable[str]) -> None:
+        ids = list(document_ids)
+        if not ids:
+            return
+        with self._lock:
+            self._delete_vectors(ids)
+            with self.db:
+                for doc_id in ids:
+                    self._delete_rows(doc_id)
+                self._bump()
+
+    def remove_file(self, path: str) -> list[str]:
+        ids = list(self.article_hashes(path))
+        self.remove_articles(ids)
+        with self._lock, self.db:
+            self.db.execute("DELETE FROM files WHERE path=?", (path,))
+        return ids
+
+    def repair(self) -> int:
+        """Drop vectors SQLite does not know (left by an interrupted write); returns how many."""
+        with self._lock:
+            known = {r["id"] for r in self.db.execute("SELECT id FROM chunks")}
+            stored = set(self.collection.get(include=[])["ids"])
+            orphans = sorted(stored - known)
+            for i in range(0, len(orphans), 5000):
+                self.collection.delete(ids=orphans[i : i + 5000])
+            missing = known - stored
+            if missing:
+                # Articles whose vectors vanished are re-embedded by forgetting their hash.
+                docs = {
+                    r["document_id"]
+                    for r in self.db.execute(
+                        "SELECT document_id FROM chunks WHERE id IN (%s)" % ",".join("?" * len(missing)),
+                        sorted(missing),
+                    )
+                }
+                with self.db:
+                    self.db.executemany(
+                        "UPDATE articles SET content_hash='' WHERE id=?", [(d,) for d in docs]
+                    )
+                    self.db.executemany(
+                        "UPDATE files SET file_hash='' WHERE path IN "
+                        "(SELECT file_path FROM articles WHERE id=?)",
+                        [(d,) for d in docs],
+                    )
+            return len(orphans)
+
+    # --- reading ----------------------------------------------------------------------
+    def _info(self, row: sqlite3.Row) -> dict[str, Any]:
+        return {
+            "id": row["id"],
+            "title": row["title"],
+            "source": row["source"],
+            "author": row["author"],
+            "published_at": row["published_at"],
+            "url": row["url"],
+            "category": row["category"],
+            "origin": row["origin"],
+        }
+
+    def list_articles(self) -> list[ArticleInfo]:
+        rows = self.db.execute(
+            "SELECT id, title, source, author, published_at, url, category, origin, "
+            "length(text) AS chars, n_chunks FROM articles ORDER BY published_at DESC, title"
+        )
+        return [ArticleInfo(**self._info(r), chars=r["chars"], chunks=r["n_chunks"]) for r in rows]
+
+    def get_article(self, document_id: str) -> Article:
+        row = self.db.execute("SELECT * FROM articles WHERE id=?", (document_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"No document with id '{document_id}'.")
+        return Article(**self._info(row), text=row["text"], content_hash=row["content_hash"])
+
+    def passages(self, scored: Sequence[tuple[str, float]]) -> list[Passage]:
+        """Hydrate (chunk id, score) pairs into passages, keeping their order."""
+        if not scored:
+            return []
+        ids = [cid for cid, _ in scored]
+        rows = self.db.execute(
+            'SELECT c.id, c.document_id, c.start, c."end", c.text, a.title, a.source, a.author, '
+            "a.published_at, a.url, a.category FROM chunks c JOIN articles a "
+            "ON a.id = c.document_id WHERE c.id IN (%s)" % ",".join("?" * len(ids)),
+            ids,
+        ).fetchall()
+        by_id = {r["id"]: r for r in rows}
+        out = []
+        for cid, score in scored:
+            r = by_id.get(cid)
+            if r is None:  # a vector whose article was removed since the search started
+                continue
+            out.append(
+                Passage(
+                    id=cid,
+                    document_id=r["document_id"],
+                    text=r["text"],
+                    start=r["start"],
+                    end=r["end"],
+                    score=score,
+                    title=r["title"],
+                    source=r["source"],
+                    author=r["author"],
+                    published_at=r["published_at"],
+                    url=r["url"],
+                    category=r["category"],
+                )
+            )
+        return out
+
+    def sources(self) -> list[str]:
+        rows = self.db.execute("SELECT DISTINCT source FROM articles WHERE source IS NOT NULL")
+        return sorted(r["source"] for r in rows)
+
+    # --- dense search -----------------------------------------------------------------
+    def dense_search(
+        self, vector: np.ndarray, k: int, filters: Filters | None = None
+    ) -> list[tuple[str, float]]:
+        count = self.collection.count()
+        if count == 0:
+            return []
+        where = self._where(filters)
+        try:
+            res = self.collection.query(
+                query_embeddings=[vector.tolist()],
+                n_results=min(k, count),
+                where=where,
+                include=["distances"],
+            )
+        except Exception as exc:
+            raise StoreUnavailable(f"Vector search failed: {exc}") from exc
+        return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0], strict=False)]
+
+    @staticmethod
+    def _where(filters: Filters | None) -> dict[str, Any] | None:
+        if filters is None or filters.is_empty():
+            return None
+        clauses: list[dict[str, Any]] = []
+        if filters.source:
+            clauses.append({"source_key": {"$in": [source_key(s) for s in filters.source]}})
+        lo, hi = _day_bounds(filters)
+        if lo is not None:
+            clauses.append({"published_ts": {"$gte": lo}})
+        if hi is not None:
+            clauses.append({"published_ts": {"$lte": hi}})
+            clauses.append({"published_ts": {"$gte": 0}})
+        if filters.category:
+            clauses.append({"category": filters.category.strip().lower()})
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    # --- BM25 -------------------------------------------------------------------------
+    @property
+    def bm25_dir(self) -> Path:
+        return self.data_dir / "bm25"
+
+    def bm25(self) -> BM25Index:
+        """The BM25 index for the committed chunks, rebuilt or reloaded when stale."""
+        with self._lock:
+            gen = self.generation()
+            if self._bm25 is not None and getattr(self._bm25, "generation", None) == gen:
+                return self._bm25
+            index = self._load_bm25(gen) or self.rebuild_bm25()
+            self._bm25 = index
+            return index
+
+    def _chunk_table(self) -> tuple[list[str], list[str], np.ndarray, np.ndarray, np.ndarray]:
+        rows = self.db.execute(
+            "SELECT c.id, c.text, a.title, a.source, a.published_at, a.category "
+            "FROM chunks c JOIN articles a ON a.id = c.document_id ORDER BY c.rowid"
+        ).fetchall()
+        ids = [r["id"] for r in rows]
+        texts = [f"{r['title']}\n{r['source'] or ''}\n{r['text']}" for r in rows]
+        sources = np.array([source_key(r["source"]) for r in rows], dtype=object)
+        published = np.array(
+            [_ts(datetime.fromisoformat(r["published_at"])) if r["published_at"] else -1 for r in rows],
+            dtype=np.int64,
+        )
+        categories = np.array([(r["category"] or "").lower() for r in rows], dtype=object)
+        return ids, texts, sources, published, categories
+
+    def rebuild_bm25(self) -> BM25Index:
+        with self._lock:
+            gen = self.generation()
+            ids, texts, sources, published, categories = self._chunk_table()
+            retriever = None
+            index = BM25Index(ids, None, sources, published, categories)
+            if ids:
+                retriever = bm25s.BM25()
+                retriever.index(index.tokenize(texts), show_progress=False)
+            index.retriever = retriever
+            tmp = self.data_dir / "bm25.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.mkdir()
+            if retriever is not None:
+                retriever.save(str(tmp))
+            (tmp / "chunks.json").write_text(json.dumps({"generation": gen, "ids": ids}))
+            shutil.rmtree(self.bm25_dir, ignore_errors=True)
+            tmp.rename(self.bm25_dir)
+            index.generation = gen  # type: ignore[attr-defined]
+            return index
+
+    def _load_bm25(self, gen: int) -> BM25Index | None:
+        manifest = self.bm25_dir / "chunks.json"
+        if not manifest.exists():
+            return None
+        info = json.loads(manifest.read_text())
+        if info.get("generation") != gen:
+            return None
+        ids, _texts, sources, published, categories = self._chunk_table()
+        if ids != info["ids"]:
+            return None
+        retriever = bm25s.BM25.load(str(self.bm25_dir)) if ids else None
+        index = BM25Index(ids, retriever, sources, published, categories)
+        index.generation = gen  # type: ignore[attr-defined]
+        return index
