@@ -32,9 +32,10 @@ def clean_question(question: str | None) -> str:
 
 
 class Engine:
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, embed: OnnxEmbedding | None = None) -> None:
         self.settings = settings or Settings()
-        self.embed = OnnxEmbedding(self.settings.embed_model, self.settings.embed_batch_size)
+        # Loading the model takes ~0.5 s; tests and benchmarks share one between engines.
+        self.embed = embed or OnnxEmbedding(self.settings.embed_model, self.settings.embed_batch_size)
         self.store = Store(self.settings)
         self.retriever = Retriever(self.store, self.embed)
         self.extractive = ExtractiveAnswerer(self.embed, self.settings)
