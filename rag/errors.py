@@ -2,7 +2,8 @@
 
     RagError
     ├── BadInput              the caller sent something unusable (HTTP 400, exit 2)
-    │   └── UnsupportedFile   a file type we cannot read (HTTP 415)
+    │   ├── UnsupportedFile   a file type we cannot read (HTTP 415)
+    │   └── FileTooLarge      an upload over RAG_MAX_UPLOAD_BYTES (HTTP 413)
     ├── NotFound              a document / conversation id that does not exist (HTTP 404)
     ├── NothingIndexed        asking before anything was ingested (HTTP 503 / exit 1)
     ├── StoreUnavailable      Chroma (embedded or server) cannot be reached (HTTP 503)
@@ -26,6 +27,10 @@ class BadInput(RagError):
 
 class UnsupportedFile(BadInput):
     kind = "unsupported_media_type"
+
+
+class FileTooLarge(BadInput):
+    kind = "payload_too_large"
 
 
 class NotFound(RagError):
