@@ -1,0 +1,132 @@
+"""Ingestion: offsets, idempotence, replacement of changed files, --sync, interruption."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag.engine import Engine
+from rag.errors import BadInput
+from rag.store import Store
+
+
+def _chunk_rows(store: Store) -> list[dict]:
+    return [dict(r) for r in store.db.execute('SELECT id, document_id, start, "end", text FROM chunks')]
+
+
+def _assert_consistent(engine: Engine) -> None:
+    """Chroma holds exactly the committed chunks, and every chunk is its article's exact span."""
+    rows = _chunk_rows(engine.store)
+    stored = engine.store.collection.get(include=[])["ids"]
+    assert sorted(stored) == sorted(r["id"] for r in rows)
+    for r in rows:
+        article = engine.store.get_article(r["document_id"])
+        assert article.text[r["start"] : r["end"]] == r["text"]
+
+
+def test_ingest_reports_and_keeps_exact_offsets(engine: Engine, corpus_dir: Path) -> None:
+    report = engine.ingest([corpus_dir])
+    assert report.counts()["added"] == 5 and not report.skipped
+    assert report.chunks_embedded >= 5
+    _assert_consistent(engine)
+    # No chunk spans two stories: each chunk lies inside one article's text.
+    china = next(d for d in engine.documents() if d.title.startswith("China"))
+    for r in _chunk_rows(engine.store):
+        if r["document_id"] == china.id:
+            assert "Moldova" not in r["text"] and "Zelensky" not in r["text"]
+
+
+def test_second_run_is_unchanged_and_embeds_nothing(engine: Engine, corpus_dir: Path) -> None:
+    engine.ingest([corpus_dir])
+    again = engine.ingest([corpus_dir])
+    assert again.counts() == {"added": 0, "updated": 0, "unchanged": 5, "removed": 0, "skipped": 0}
+    assert again.chunks_embedded == 0
+
+
+def test_changed_file_replaces_its_chunks(engine: Engine, tmp_path: Path) -> None:
+    folder = tmp_path / "news"
+    folder.mkdir()
+    page = folder / "rates.txt"
+    page.write_text("Rates decision\nREUTERS: The central bank held rates at 5 percent on Tuesday.\n")
+    engine.ingest([folder])
+    page.write_text("Rates decision\nREUTERS: The central bank cut rates to 4 percent on Thursday.\n")
+    report = engine.ingest([folder])
+    assert len(report.updated) == 1 and report.chunks_embedded == 1
+    texts = [r["text"] for r in _chunk_rows(engine.store)]
+    assert texts == ["The central bank cut rates to 4 percent on Thursday."]
+    hits = engine.search("central bank rates")
+    assert all("5 percent" not in p.text for p in hits)
+    _assert_consistent(engine)
+
+
+def test_sync_removes_articles_of_deleted_files(engine: Engine, corpus_dir: Path, tmp_path: Path) -> None:
+    extra = corpus_dir / "harbour.md"
+    extra.write_text("# Harbour news\nThe harbour board approved a new container terminal.\n")
+    engine.ingest([corpus_dir])
+    assert len(engine.documents()) == 6
+    extra.unlink()
+    without_sync = engine.ingest([corpus_dir])
+    assert not without_sync.removed and len(engine.documents()) == 6
+    report = engine.ingest([corpus_dir], sync=True)
+    assert len(report.removed) == 1
+    assert all("Harbour" not in d.title for d in engine.documents())
+    _assert_consistent(engine)
+
+
+def test_bad_files_are_skipped_and_the_rest_ingests(engine: Engine, corpus_dir: Path) -> None:
+    (corpus_dir / "empty.txt").write_text("")
+    (corpus_dir / "image.txt").write_bytes(b"\x89PNG\x00\x00\x00")
+    (corpus_dir / "latin1.txt").write_bytes("Caf\u00e9".encode("latin-1"))
+    (corpus_dir / "broken.json").write_text('{"body": ')
+    (corpus_dir / "table.xlsx").write_bytes(b"PK")
+    report = engine.ingest([corpus_dir])
+    reasons = {Path(s.path).name: s.reason for s in report.skipped}
+    assert set(reasons) == {"empty.txt", "image.txt", "latin1.txt", "broken.json", "table.xlsx"}
+    assert "malformed JSON" in reasons["broken.json"] and "UTF-8" in reasons["latin1.txt"]
+    assert len(report.added) == 5
+
+
+def test_missing_path_is_a_clear_error(engine: Engine, tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match="does not exist"):
+        engine.ingest([tmp_path / "nope"])
+
+
+def test_interrupted_ingest_is_completed_without_duplicates(
+    engine: Engine, corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash after Chroma was written but before SQLite committed (the worst moment)."""
+    real_write = Store.write_articles
+    calls = {"n": 0}
+
+    def crash_after_vectors(self: Store, items, embeddings, stored_hash) -> None:  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        self._delete_vectors([a.id for a, _, _ in items])
+        self.collection.upsert(
+            ids=[c.id for _, _, cs in items for c in cs],
+            embeddings=embeddings,
+            documents=[c.text for _, _, cs in items for c in cs],
+        )
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Store, "write_articles", crash_after_vectors)
+    with pytest.raises(KeyboardInterrupt):
+        engine.ingest([corpus_dir])
+    assert calls["n"] == 1 and engine.store.count_articles() == 0
+    monkeypatch.setattr(Store, "write_articles", real_write)
+    report = engine.ingest([corpus_dir])
+    assert len(report.added) == 5
+    _assert_consistent(engine)
+    assert engine.ingest([corpus_dir]).chunks_embedded == 0
+
+
+def test_copy_of_index_dir_is_usable(engine: Engine, corpus_dir: Path, tmp_path: Path, embed) -> None:  # type: ignore[no-untyped-def]
+    """The BM25 side reloads from disk in a new process-like engine (no rebuild needed)."""
+    engine.ingest([corpus_dir])
+    engine.close()
+    copy = tmp_path / "copy"
+    shutil.copytree(engine.settings.resolved_data_dir(), copy)
+    other = Engine(engine.settings.model_copy(update={"data_dir": copy}), embed=embed)
+    assert other.search("Moldova gas")[0].title.startswith("Moldova")
+    other.close()

@@ -1,0 +1,70 @@
+"""Hybrid retrieval: ranking, filters by outlet/date/category, per-article diversity."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.engine import Engine
+from rag.errors import BadInput, NothingIndexed
+from rag.models import Filters
+
+
+@pytest.fixture
+def news(engine: Engine, tmp_path: Path) -> Engine:
+    records = [
+        {
+            "title": "Fed holds rates",
+            "source": "Reuters",
+            "published_at": "2023-10-05T10:00:00",
+            "category": "business",
+            "body": "The Federal Reserve kept interest rates unchanged on Wednesday.",
+        },
+        {
+            "title": "Fed signals cuts",
+            "source": "The Verge",
+            "published_at": "2023-11-20T10:00:00",
+            "category": "business",
+            "body": "The Federal Reserve signalled interest rate cuts next year.",
+        },
+        {
+            "title": "Lakers win",
+            "source": "Sporting News",
+            "published_at": "2023-11-01T10:00:00",
+            "category": "sports",
+            "body": "The Lakers beat the Suns 110-100 behind a strong fourth quarter.",
+        },
+    ]
+    path = tmp_path / "news.json"
+    path.write_text(json.dumps(records))
+    engine.ingest([path])
+    return engine
+
+
+def test_relevant_article_ranks_first(news: Engine) -> None:
+    hits = news.search("Which team beat the Suns?", k=3)
+    assert hits[0].title == "Lakers win"
+    assert hits[0].text == news.document(hits[0].document_id).text[hits[0].start : hits[0].end]
+
+
+def test_filters_by_outlet_date_and_category(news: Engine) -> None:
+    by_source = news.search("Federal Reserve interest rates", filters=Filters(source="the verge"))
+    assert [p.title for p in by_source] == ["Fed signals cuts"]
+    by_date = news.search("Federal Reserve interest rates", filters=Filters(until="2023-10-31"))
+    assert [p.title for p in by_date] == ["Fed holds rates"]
+    by_cat = news.search("Federal Reserve", filters=Filters(category="sports"))
+    assert {p.title for p in by_cat} <= {"Lakers win"}
+
+
+def test_bad_filters_and_queries(news: Engine) -> None:
+    with pytest.raises(BadInput, match="after"):
+        Filters(since="2023-12-01", until="2023-11-01")
+    with pytest.raises(BadInput, match="empty"):
+        news.search("   ")
+
+
+def test_nothing_indexed_is_a_clear_error(engine: Engine) -> None:
+    with pytest.raises(NothingIndexed, match="rag ingest"):
+        engine.search("anything")
