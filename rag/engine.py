@@ -7,17 +7,21 @@ methods; none of them holds retrieval or prompting logic.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from rag.answer import ExtractiveAnswerer
+from rag.chat import Condenser, Exchange
 from rag.config import Settings
+from rag.conversations import ChatReply, ConversationStore, new_id
 from rag.embeddings import OnnxEmbedding
 from rag.errors import BadInput
 from rag.ingest import Ingestor, Progress
 from rag.models import Answer, Article, ArticleInfo, Filters, IngestReport, Passage, StreamEvent
 from rag.retrieve import Retriever
 from rag.store import Store
+from rag.uploads import NewDocument, save_document, save_files
 
 log = logging.getLogger(__name__)
 
@@ -39,15 +43,31 @@ class Engine:
         self.store = Store(self.settings)
         self.retriever = Retriever(self.store, self.embed)
         self.extractive = ExtractiveAnswerer(self.embed, self.settings)
+        self.conversations = ConversationStore(self.store.data_dir)
+        self.condenser = Condenser()
+        # One ingest at a time per engine: concurrent uploads would interleave repair markers.
+        self._ingest_lock = threading.Lock()
 
     def close(self) -> None:
         self.store.close()
+        self.conversations.close()
 
     # --- documents --------------------------------------------------------------------
     def ingest(
         self, paths: Sequence[Path], sync: bool = False, progress: Progress | None = None
     ) -> IngestReport:
         return Ingestor(self.store, self.embed).run(paths, sync=sync, progress=progress)
+
+    def upload(self, files: Sequence[tuple[str, bytes]]) -> IngestReport:
+        """Save uploaded (filename, bytes) under ``<data>/uploads`` and ingest them."""
+        folder = self.store.data_dir / "uploads"
+        with self._ingest_lock:
+            return self.ingest(save_files(folder, files, self.settings.max_upload_bytes))
+
+    def add_document(self, doc: NewDocument) -> IngestReport:
+        folder = self.store.data_dir / "uploads"
+        with self._ingest_lock:
+            return self.ingest([save_document(folder, doc, self.settings.max_upload_bytes)])
 
     def documents(self) -> list[ArticleInfo]:
         return self.store.list_articles()
@@ -81,3 +101,43 @@ class Engine:
         answer = self.extractive.answer(question, passages)
         yield StreamEvent(type="delta", text=answer.answer)
         yield StreamEvent(type="answer", answer=answer)
+
+    # --- conversations ----------------------------------------------------------------
+    def chat(self, message: str, conversation_id: str | None = None, create: bool = False) -> ChatReply:
+        """One turn of a multi-turn conversation; follow-ups are condensed before retrieval.
+
+        ``create=True`` starts an unknown ``conversation_id`` instead of raising NotFound
+        (Slack keys conversations by thread).
+        """
+        conversation_id, events = self.chat_stream(message, conversation_id, create)
+        final = [e.answer for e in events if e.answer is not None]
+        return ChatReply(conversation_id=conversation_id, answer=final[-1])
+
+    def chat_stream(
+        self, message: str, conversation_id: str | None = None, create: bool = False
+    ) -> tuple[str, Iterator[StreamEvent]]:
+        """The conversation id (new when None) and the turn's answer stream.
+
+        The turn is stored once its final answer has been produced.
+        """
+        message = clean_question(message)
+        if conversation_id is None:
+            conversation_id, history = new_id(), []
+        elif create and not self.conversations.exists(conversation_id):
+            history = []
+        else:
+            turns = self.conversations.get(conversation_id).turns  # raises NotFound
+            history = [Exchange(t.message, t.question, t.answer.answer) for t in turns]
+        question = self.condenser.condense(message, history)
+
+        def events() -> Iterator[StreamEvent]:
+            for event in self.ask_stream(question):
+                if event.answer is not None:
+                    self.conversations.append(conversation_id, message, question, event.answer)
+                yield event
+
+        return conversation_id, events()
+
+    def condense(self, messages: Sequence[tuple[str, str]], message: str) -> str:
+        """A standalone question from a stateless transcript (OpenAI-style message lists)."""
+        return self.condenser.condense(clean_question(message), self.condenser.history(messages))

@@ -1,0 +1,130 @@
+"""Follow-up condensation: a chat message + the conversation so far -> one standalone question.
+
+Retrieval sees one question at a time, so "and what about Starlink?" or "when was that?" must
+carry the topic of the earlier turns. With an LLM configured it rewrites the message (the
+classic condense-question step); without one, or when it fails, a history-aware rule appends
+the content words of the previous standalone question to a message that reads as a follow-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from llama_index.core.utils import GlobalsHelper
+
+from rag.errors import LLMUnavailable
+
+log = logging.getLogger(__name__)
+
+# Openers that only make sense as a continuation of the previous turn.
+_CUE = re.compile(
+    r"^\s*(and|but|also|so|then|what about|how about|what else|anything else|tell me more|more on)\b",
+    re.IGNORECASE,
+)
+# Words that point back at something said earlier.
+_ANAPHORA = frozenset(
+    {"it", "its", "that", "this", "these", "those", "they", "them", "their"}
+    | {"he", "him", "his", "she", "her", "there", "then", "same"}
+)
+# Conversational filler that carries no topic (on top of NLTK's English stopwords).
+_FILLER = frozenset({"tell", "know", "say", "said", "please", "anything", "else", "happen", "happened"})
+_WORD = re.compile(r"[\w][\w'’.-]*[\w]|[\w]")
+MAX_CONTEXT_WORDS = 10
+
+Complete = Callable[[str], str]  # prompt -> completion text; raises LLMUnavailable
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One earlier turn: what the user wrote, its standalone form, the answer text."""
+
+    message: str
+    question: str
+    answer: str
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    return frozenset(GlobalsHelper().stopwords) | _FILLER
+
+
+def content_words(text: str) -> list[str]:
+    """Topic-bearing words of ``text`` in order, without duplicates (case-insensitive)."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for word in _WORD.findall(text):
+        key = word.lower()
+        if key in _stopwords() or key in seen:
+            continue
+        seen.add(key)
+        out.append(word)
+    return out
+
+
+def is_follow_up(message: str) -> bool:
+    """Whether ``message`` leans on an earlier turn for its topic."""
+    words = [w.lower() for w in _WORD.findall(message)]
+    topic = content_words(message)
+    if _CUE.match(message) or len(topic) <= 1:
+        return True
+    return bool(_ANAPHORA.intersection(words)) and len(topic) <= 3
+
+
+def condense_by_rule(message: str, history: Sequence[Exchange]) -> str:
+    """Append the previous question's topic words to a message that reads as a follow-up."""
+    if not history or not is_follow_up(message):
+        return message
+    have = {w.lower() for w in content_words(message)}
+    context = [w for w in content_words(history[-1].question) if w.lower() not in have]
+    if not context:
+        return message
+    return f"{message} ({' '.join(context[:MAX_CONTEXT_WORDS])})"
+
+
+def _prompt(message: str, history: Sequence[Exchange]) -> str:
+    lines = []
+    for turn in history[-4:]:
+        lines.append(f"User: {turn.message}")
+        lines.append(f"Assistant: {turn.answer[:600]}")
+    return (
+        "Rewrite the user's last message as one standalone question that can be understood "
+        "without the conversation: replace pronouns and references with the names and topics "
+        "they refer to. If it is already standalone, repeat it unchanged. Reply with the "
+        "question only.\n\nConversation:\n" + "\n".join(lines) + f"\n\nLast message: {message}\n"
+        "Standalone question:"
+    )
+
+
+class Condenser:
+    """Rewrites follow-ups; ``complete`` is the LLM (None in extractive mode)."""
+
+    def __init__(self, complete: Complete | None = None) -> None:
+        self.complete = complete
+
+    def condense(self, message: str, history: Sequence[Exchange]) -> str:
+        if not history:
+            return message
+        if self.complete is not None:
+            try:
+                text = self.complete(_prompt(message, history)).strip()
+            except LLMUnavailable as exc:
+                log.warning("condensing by rule: %s", exc)
+            else:
+                question = text.splitlines()[0].strip().strip('"') if text else ""
+                if question:
+                    return question[:2000]
+        return condense_by_rule(message, history)
+
+    def history(self, pairs: Sequence[tuple[str, str]]) -> list[Exchange]:
+        """Exchanges from (user message, assistant reply) pairs, e.g. an OpenAI messages list.
+
+        Standalone forms are rebuilt by the rule (cheap and deterministic), not the LLM.
+        """
+        out: list[Exchange] = []
+        for message, answer in pairs:
+            out.append(Exchange(message, condense_by_rule(message, out), answer))
+        return out

@@ -1,0 +1,130 @@
+"""Uploads: files and JSON documents sent over HTTP -> files under ``<data>/uploads`` to ingest.
+
+Input: ``(filename, bytes)`` pairs or a ``NewDocument``. Output: the saved paths, which the
+ingester then reads like any corpus file (so uploads get the same loaders, ids and incremental
+updates: uploading a file with the same name again updates its articles). Everything is checked
+before anything is written: names are reduced to a safe basename, sizes capped by
+``RAG_MAX_UPLOAD_BYTES``, and types checked by suffix and by content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from rag.documents import SUPPORTED_SUFFIXES
+from rag.errors import BadInput, FileTooLarge, UnsupportedFile
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_NAME = 120
+
+
+class NewDocument(BaseModel):
+    """One article sent as JSON rather than as a file."""
+
+    title: str = Field(min_length=1, max_length=1000)
+    body: str = Field(min_length=1, description="The article text citations will point into.")
+    source: str | None = Field(None, description="Outlet name.")
+    published_at: datetime | None = Field(None, description="ISO date or datetime.")
+    url: str | None = None
+    author: str | None = None
+    category: str | None = None
+
+
+def sanitize_filename(name: str) -> str:
+    """A safe basename: no directories, ASCII letters/digits/._- only, no leading dot."""
+    base = re.split(r"[\\/]", name or "")[-1]
+    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
+    base = _UNSAFE.sub("_", base).strip("._-")
+    stem, dot, suffix = base.rpartition(".")
+    if not dot:
+        stem, suffix = base, ""
+    stem = stem[: MAX_NAME - len(suffix) - 1] or "upload"
+    return f"{stem}.{suffix.lower()}" if suffix else stem
+
+
+def check_upload(name: str, data: bytes, max_bytes: int) -> str:
+    """Validate one upload; returns its sanitised name."""
+    safe = sanitize_filename(name)
+    suffix = Path(safe).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise UnsupportedFile(
+            f"'{name}': unsupported file type '{suffix or 'none'}'; supported: "
+            + ", ".join(sorted(SUPPORTED_SUFFIXES))
+        )
+    if len(data) > max_bytes:
+        raise FileTooLarge(
+            f"'{name}' is {len(data):,} bytes; the limit is {max_bytes:,} (RAG_MAX_UPLOAD_BYTES)."
+        )
+    if not data.strip():
+        raise BadInput(f"'{name}' is empty.")
+    if suffix == ".pdf":
+        if not data.startswith(b"%PDF-"):
+            raise UnsupportedFile(f"'{name}' is named .pdf but is not a PDF file.")
+    elif not _is_text(data):
+        raise UnsupportedFile(f"'{name}' is not UTF-8 text, as a {suffix} file must be.")
+    return safe
+
+
+def _is_text(data: bytes) -> bool:
+    if b"\x00" in data[:8192]:
+        return False
+    try:
+        data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _unique(names: Sequence[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        n = seen.get(name, 0)
+        seen[name] = n + 1
+        if n:
+            stem, suffix = Path(name).stem, Path(name).suffix
+            name = f"{stem}-{n + 1}{suffix}"
+        out.append(name)
+    return out
+
+
+def _write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_bytes(data)
+    tmp.replace(path)  # readers never see a half-written upload
+
+
+def save_files(folder: Path, files: Sequence[tuple[str, bytes]], max_bytes: int) -> list[Path]:
+    if not files:
+        raise BadInput("No files were uploaded.")
+    names = _unique([check_upload(name, data, max_bytes) for name, data in files])
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, (_, data) in zip(names, files, strict=True):
+        _write(folder / name, data)
+        paths.append(folder / name)
+    return paths
+
+
+def save_document(folder: Path, doc: NewDocument, max_bytes: int) -> Path:
+    if not doc.body.strip() or not doc.title.strip():
+        raise BadInput("A document needs a non-empty 'title' and 'body'.")
+    record = doc.model_dump(mode="json", exclude_none=True)
+    data = json.dumps(record, ensure_ascii=False).encode()
+    if len(data) > max_bytes:
+        raise FileTooLarge(f"The document is {len(data):,} bytes; the limit is {max_bytes:,}.")
+    # Named by content so posting the same document twice leaves it unchanged.
+    digest = hashlib.sha1(f"{doc.title}\n{doc.body}".encode()).hexdigest()[:10]
+    stem = sanitize_filename(doc.title)[:60].strip("._-") or "document"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stem}-{digest}.json"
+    _write(path, data)
+    return path
