@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -218,3 +218,40 @@ def chat() -> None:
                 print_answer(engine.ask(question))
             except RagError as exc:
                 err.print(f"[red]{exc}[/]")
+
+
+@app.command()
+def feedback(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List the 👍 / 👎 ratings users gave answers (newest first)."""
+    from rag.feedback import FeedbackStore
+
+    records = _run(lambda: FeedbackStore(settings()).list())
+    if as_json:
+        sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in records], indent=2) + "\n")
+        return
+    table = Table(title=f"{len(records)} ratings")
+    for col in ("when", "rating", "user", "where", "question", "answer"):
+        table.add_column(col)
+    for r in records:
+        table.add_row(
+            r.created_at.isoformat(timespec="minutes"),
+            "👍" if r.rating == "up" else "👎",
+            r.user,
+            r.channel,
+            r.question[:60],
+            r.answer[:80],
+        )
+    console.print(table)
+
+
+@app.command()
+def slack() -> None:
+    """Run the Slack bot over Socket Mode (needs RAG_SLACK_BOT_TOKEN and RAG_SLACK_APP_TOKEN)."""
+    from api.slack import check_settings, run_socket_mode
+
+    config = _run(settings)
+    _run(lambda: check_settings(config, socket_mode=True))
+    with _engine() as engine:
+        console.print("[dim]Connecting to Slack over Socket Mode; Ctrl-C to stop.[/]")
+        with suppress(KeyboardInterrupt):
+            _run(lambda: run_socket_mode(engine, config))

@@ -1,0 +1,240 @@
+"""The Slack bot: a thin slack-bolt adapter over the engine.
+
+- ``app_mention`` in a channel -> the answer in the mention's thread; the thread is the
+  conversation (``slack:{channel}:{thread_ts}``), so a later mention there is a follow-up.
+- a direct message -> the answer in the DM (in the thread when the user wrote in one).
+- ``/ask <question>`` -> acknowledged at once, the answer delivered through ``response_url``.
+- 👍 / 👎 buttons under every answer -> ``rag.feedback.FeedbackStore``.
+
+``mount_slack`` adds ``POST /slack/events`` to a FastAPI app (signed requests only: bolt
+verifies the v0 signature and the 5-minute timestamp window, 401 otherwise);
+``run_socket_mode`` serves the same bot over Socket Mode for hosts without a public URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from slack_bolt import Ack, App, BoltResponse, Respond
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from slack_sdk import WebClient
+from starlette.concurrency import run_in_threadpool
+
+from api.slack_render import FEEDBACK_ACTIONS, RATING_EMOJI, render_answer, render_notice
+from rag.config import Settings
+from rag.engine import Engine
+from rag.errors import BadInput, NotFound, RagError
+from rag.feedback import FeedbackStore, Rating
+from rag.models import Answer
+
+log = logging.getLogger(__name__)
+
+USAGE = "Ask me about the news corpus, e.g. `/ask What is China providing Russia?`"
+# Message subtypes that are a person writing; edits, joins, bot posts etc. are not questions.
+HUMAN_SUBTYPES = {None, "thread_broadcast", "file_share"}
+RATINGS: dict[str, Rating] = {action: rating for rating, action in FEEDBACK_ACTIONS.items()}
+
+_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
+_REF = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
+
+
+def plain_text(text: str, bot_user_id: str | None = None) -> str:
+    """A Slack message's text as the user meant it: no bot mention, links as their labels.
+
+    Slack sends ``<@U123>``, ``<https://x|label>``, ``<#C1|general>`` and escapes ``& < >``;
+    slack_sdk has no parser for incoming mrkdwn, so this undoes just those forms.
+    """
+
+    def user(m: re.Match[str]) -> str:
+        return "" if m.group(1) == bot_user_id else f"@{m.group(2) or m.group(1)}"
+
+    def ref(m: re.Match[str]) -> str:
+        target, label = m.group(1), m.group(2)
+        if target.startswith("!"):  # <!here>, <!channel>
+            return ""
+        if target.startswith("#"):
+            return f"#{label or target[1:]}"
+        return label or target
+
+    text = _REF.sub(ref, _USER.sub(user, text))
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return " ".join(text.split())
+
+
+class RecentEvents:
+    """Event ids seen in the last hour: Slack re-delivers an event (X-Slack-Retry-Num) when
+    our acknowledgement was slow or lost, at most three times within minutes; a re-delivery
+    must not answer twice. In-process memory suffices for one server process."""
+
+    def __init__(self, ttl_s: float = 3600.0, limit: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.limit = limit
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first_time(self, event_id: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            while self._seen and (
+                len(self._seen) >= self.limit or next(iter(self._seen.values())) < now - self.ttl_s
+            ):
+                self._seen.popitem(last=False)
+            if event_id in self._seen:
+                return False
+            self._seen[event_id] = now
+            return True
+
+
+class SlackBot:
+    """Turns Slack events into engine calls and answers into Slack messages."""
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.feedback = FeedbackStore(settings)
+
+    def _answer(self, question: str, conversation_id: str | None) -> Answer:
+        if conversation_id is None:
+            return self.engine.ask(question)
+        return self.engine.chat(question, conversation_id=conversation_id, create=True).answer
+
+    def reply(
+        self, question: str, channel: str, conversation_id: str | None
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """The message answering ``question``: the rendered answer, or what went wrong."""
+        try:
+            answer = self._answer(question, conversation_id)
+        except BadInput as exc:
+            return render_notice(f"{exc}")
+        except RagError as exc:
+            return render_notice(f":warning: {exc}")
+        except Exception:
+            log.exception("answering a Slack question failed")
+            return render_notice(":warning: Something went wrong while answering; please try again.")
+        feedback_id = self.feedback.remember(answer, f"slack:{channel}", conversation_id)
+        return render_answer(answer, feedback_id)
+
+    # --- listeners --------------------------------------------------------------------
+    def on_mention(self, event: dict[str, Any], client: WebClient, context: dict[str, Any]) -> None:
+        if event.get("bot_id"):
+            return
+        channel = event["channel"]
+        thread_ts = event.get("thread_ts") or event["ts"]
+        self._post(client, channel, thread_ts, plain_text(event.get("text", ""), context.get("bot_user_id")))
+
+    def on_message(self, event: dict[str, Any], client: WebClient, context: dict[str, Any]) -> None:
+        if (
+            event.get("channel_type") != "im"
+            or event.get("bot_id")
+            or event.get("subtype") not in HUMAN_SUBTYPES
+        ):
+            return
+        question = plain_text(event.get("text", ""), context.get("bot_user_id"))
+        self._post(client, event["channel"], event.get("thread_ts"), question)
+
+    def _post(self, client: WebClient, channel: str, thread_ts: str | None, question: str) -> None:
+        if not question:
+            text, blocks = render_notice(USAGE.replace("/ask", "@mention me:"))
+        else:
+            # The thread is the conversation; a DM's top level is one running conversation.
+            key = f"slack:{channel}:{thread_ts or 'top'}"
+            text, blocks = self.reply(question, channel, key)
+        client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks)
+
+    def on_ask(self, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+        question = plain_text(command.get("text", ""))
+        if not question:
+            ack(response_type="ephemeral", text=USAGE)
+            return
+        # Slack wants the acknowledgement within 3 s; the answer follows via response_url.
+        ack(response_type="ephemeral", text=f"Searching the corpus for “{question}”…")
+        text, blocks = self.reply(question, command.get("channel_id", "?"), None)
+        respond(
+            text=text,
+            blocks=blocks,
+            response_type=self.settings.slack_ask_visibility,
+            replace_original=False,
+        )
+
+    def on_feedback(self, ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        ack()
+        rating = RATINGS[action["action_id"]]
+        try:
+            self.feedback.rate(action["value"], body["user"]["id"], rating)
+        except NotFound:
+            message = "That answer is no longer on record, so the rating was not saved."
+        else:
+            message = f"Thanks, your {RATING_EMOJI[rating]} is recorded."
+        respond(text=message, response_type="ephemeral", replace_original=False)
+
+
+def check_settings(settings: Settings, socket_mode: bool = False) -> None:
+    """Fail fast, before any model loads, when a token the chosen mode needs is missing."""
+    if settings.slack_bot_token is None:
+        raise BadInput("Set RAG_SLACK_BOT_TOKEN (the xoxb- token from your Slack app) to run the bot.")
+    if socket_mode and settings.slack_app_token is None:
+        raise BadInput("Set RAG_SLACK_APP_TOKEN (an xapp- token with connections:write) to use Socket Mode.")
+    if not socket_mode and settings.slack_signing_secret is None:
+        raise BadInput("Set RAG_SLACK_SIGNING_SECRET (Basic Information page of your Slack app).")
+
+
+def build_app(engine: Engine, settings: Settings, socket_mode: bool = False) -> App:
+    """The bolt App with the bot's listeners."""
+    check_settings(settings, socket_mode)
+    assert settings.slack_bot_token is not None
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    bolt = App(
+        client=WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url),
+        signing_secret=secret,
+        # Socket Mode frames come over an authenticated websocket, not signed HTTP requests.
+        request_verification_enabled=not socket_mode,
+        # No network call at start-up; bolt runs auth.test on the first event instead.
+        token_verification_enabled=False,
+        # Ack first, answer afterwards in bolt's worker threads (Slack allows 3 s to ack).
+        process_before_response=False,
+        logger=log,
+    )
+    bot = SlackBot(engine, settings)
+    recent = RecentEvents()
+
+    @bolt.middleware
+    def skip_redelivered(body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:
+        event_id = body.get("event_id")
+        if event_id and not recent.first_time(event_id):
+            return BoltResponse(status=200, body="")
+        next()
+        return None
+
+    bolt.event("app_mention")(bot.on_mention)
+    bolt.event("message")(bot.on_message)
+    bolt.command("/ask")(bot.on_ask)
+    bolt.action(re.compile("|".join(FEEDBACK_ACTIONS.values())))(bot.on_feedback)
+    return bolt
+
+
+def mount_slack(app: FastAPI, engine: Engine, settings: Settings) -> None:
+    """Add ``POST /slack/events`` (Events API, slash commands and button clicks) to ``app``."""
+    bolt = build_app(engine, settings)
+
+    @app.post("/slack/events", include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        body = await request.body()
+        # bolt's sync dispatch blocks until the listener acks; keep it off the event loop.
+        response = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
+        return to_starlette_response(response)
+
+
+def run_socket_mode(engine: Engine, settings: Settings) -> None:
+    """Serve the bot over Socket Mode until interrupted (no public URL needed)."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    bolt = build_app(engine, settings, socket_mode=True)
+    assert settings.slack_app_token is not None
+    SocketModeHandler(bolt, settings.slack_app_token.get_secret_value()).start()
