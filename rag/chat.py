@@ -3,16 +3,18 @@
 Retrieval sees one question at a time, so "and what about Starlink?" or "when was that?" must
 carry the topic of the earlier turns. With an LLM configured it rewrites the message (the
 classic condense-question step); without one, or when it fails, a history-aware rule appends
-the content words of the previous standalone question to a message that reads as a follow-up.
+the previous turn's topic (its names, else its content words) to a message that reads as a
+follow-up.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
 from llama_index.core.utils import GlobalsHelper
 
@@ -35,7 +37,14 @@ _FILLER = frozenset({"tell", "know", "say", "said", "please", "anything", "else"
 _WORD = re.compile(r"[\w][\w'’.-]*[\w]|[\w]")
 MAX_CONTEXT_WORDS = 10
 
-Complete = Callable[[str], str]  # prompt -> completion text; raises LLMUnavailable
+
+
+class TextModel(Protocol):
+    """What condensing needs of ``rag.llm.LLMClient``."""
+
+    def known_down(self) -> str | None: ...
+
+    def generate(self, messages: list[dict[str, str]], stream: bool = True) -> Iterator[str]: ...
 
 
 @dataclass(frozen=True)
@@ -74,12 +83,28 @@ def is_follow_up(message: str) -> bool:
     return bool(_ANAPHORA.intersection(words)) and len(topic) <= 3
 
 
+def topic_words(text: str) -> list[str]:
+    """Names and numbers in ``text`` (the words a follow-up refers back to), else its content words."""
+    words = content_words(text)
+    names = [w for w in words if w[0].isupper() or any(ch.isdigit() for ch in w)]
+    return names or words
+
+
 def condense_by_rule(message: str, history: Sequence[Exchange]) -> str:
-    """Append the previous question's topic words to a message that reads as a follow-up."""
+    """Append the topic of the previous turn to a message that reads as a follow-up.
+
+    The topic is what the previous message named itself ("and what about Starlink?" names
+    Starlink), or, when it named nothing ("when was that?"), the topic it inherited. Only
+    names are carried when there are any: extra common words would outweigh the follow-up's
+    own subject when sentences are scored against the question.
+    """
     if not history or not is_follow_up(message):
         return message
+    previous = history[-1]
     have = {w.lower() for w in content_words(message)}
-    context = [w for w in content_words(history[-1].question) if w.lower() not in have]
+    context = [w for w in topic_words(previous.message) if w.lower() not in have]
+    if not context:
+        context = [w for w in topic_words(previous.question) if w.lower() not in have]
     if not context:
         return message
     return f"{message} ({' '.join(context[:MAX_CONTEXT_WORDS])})"
@@ -100,17 +125,18 @@ def _prompt(message: str, history: Sequence[Exchange]) -> str:
 
 
 class Condenser:
-    """Rewrites follow-ups; ``complete`` is the LLM (None in extractive mode)."""
+    """Rewrites follow-ups with ``llm`` (None in extractive mode), else by rule."""
 
-    def __init__(self, complete: Complete | None = None) -> None:
-        self.complete = complete
+    def __init__(self, llm: TextModel | None = None) -> None:
+        self.llm = llm
 
     def condense(self, message: str, history: Sequence[Exchange]) -> str:
         if not history:
             return message
-        if self.complete is not None:
+        if self.llm is not None and self.llm.known_down() is None:
+            messages = [{"role": "user", "content": _prompt(message, history)}]
             try:
-                text = self.complete(_prompt(message, history)).strip()
+                text = "".join(self.llm.generate(messages, stream=False)).strip()
             except LLMUnavailable as exc:
                 log.warning("condensing by rule: %s", exc)
             else:

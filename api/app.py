@@ -1,0 +1,91 @@
+"""The app factory: ``create_app(settings, engine)`` -> a FastAPI app over one ``Engine``.
+
+The engine (store, embedding model, LLM client) is built here once per process, not at
+import; tests pass their own. Every ``/v1`` route requires an API key when ``RAG_API_KEYS``
+is set; ``/healthz``, ``/readyz``, ``/metrics`` and the web page stay open (the page asks
+for the key and sends it). Serve with ``rag serve`` or
+``uvicorn --factory api.app:create_app``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse
+
+from api import errors
+from api.deps import require_api_key
+from api.metrics import Metrics, MetricsMiddleware
+from api.openai_compat import router as openai_router
+from api.routes import ask, chat, documents, health
+from rag.config import Settings
+from rag.engine import Engine
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+
+
+def _optional(module: str) -> object | None:
+    """A sibling feature module (Slack, summaries) if it is installed in this tree."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name != module:
+            raise
+        return None
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    settings = settings or (engine.settings if engine else Settings())
+    owned = engine is None
+    engine = engine or Engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if owned:
+            engine.close()
+
+    app = FastAPI(
+        title="rag-news",
+        summary="Questions over news articles, answered with citations to exact article spans.",
+        version="0.1.0",
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.metrics = metrics = Metrics()
+    errors.install(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type", "Accept"],
+        )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+
+    guarded = [Depends(require_api_key)]
+    for router in (ask.router, chat.router, documents.router, openai_router):
+        app.include_router(router, dependencies=guarded)
+    summaries = _optional("api.routes.summaries")
+    if summaries is not None:
+        app.include_router(summaries.router, dependencies=guarded)  # type: ignore[attr-defined]
+    app.include_router(health.router)
+    if settings.slack_signing_secret is not None:
+        slack = _optional("api.slack")
+        if slack is not None:
+            slack.mount_slack(app, engine, settings)  # type: ignore[attr-defined]
+
+    @app.get("/", include_in_schema=False)
+    def web_chat() -> FileResponse:
+        return FileResponse(STATIC / "index.html", media_type="text/html")
+
+    return app

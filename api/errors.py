@@ -1,0 +1,105 @@
+"""The one JSON error shape, ``{"error": {"type", "message"}}``, for every failure.
+
+Engine errors (``rag.errors``), request validation, HTTP errors (404 route, 405, 413 body
+limit, 401) and anything unexpected are translated here, in one place; a 500 says that the
+server failed and is logged, but never carries a traceback to the client.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+
+from rag.errors import (
+    BadInput,
+    FileTooLarge,
+    LLMUnavailable,
+    NotFound,
+    NothingIndexed,
+    RagError,
+    StoreUnavailable,
+    UnsupportedFile,
+)
+
+log = logging.getLogger(__name__)
+
+# Most specific first: UnsupportedFile and FileTooLarge are also BadInput.
+_STATUS: list[tuple[type[RagError], int]] = [
+    (UnsupportedFile, 415),
+    (FileTooLarge, 413),
+    (BadInput, 400),
+    (NotFound, 404),
+    (NothingIndexed, 503),
+    (StoreUnavailable, 503),
+    (LLMUnavailable, 503),
+]
+_HTTP_TYPES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    503: "unavailable",
+}
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+def error_body(kind: str, message: str) -> dict[str, dict[str, str]]:
+    return ErrorResponse(error=ErrorDetail(type=kind, message=message)).model_dump()
+
+
+def rag_error(exc: RagError) -> tuple[int, dict[str, dict[str, str]]]:
+    """Status code and body for an engine error (also used for SSE error events)."""
+    status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 500)
+    return status, error_body(exc.kind, str(exc))
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "Invalid request."
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(RagError)
+    async def on_rag_error(_: Request, exc: RagError) -> JSONResponse:
+        status, body = rag_error(exc)
+        return JSONResponse(body, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(error_body("validation_error", _validation_message(exc)), status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def on_http(_: Request, exc: HTTPException) -> JSONResponse:
+        kind = _HTTP_TYPES.get(exc.status_code, "http_error")
+        return JSONResponse(
+            error_body(kind, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def on_crash(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(
+            error_body("internal_error", "The server failed to handle this request; see its log."),
+            status_code=500,
+        )

@@ -1,0 +1,58 @@
+"""Operational routes (no API key): ``/healthz``, ``/readyz``, ``/metrics``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from api.deps import EngineDep, MetricsDep, SettingsDep
+
+router = APIRouter(tags=["health"])
+
+
+class LLMStatus(BaseModel):
+    configured: bool
+    model: str | None = None
+    base_url: str | None = None
+
+
+class Readiness(BaseModel):
+    ready: bool
+    store: str
+    articles: int
+    embed_model: str
+    llm: LLMStatus
+    detail: str | None = None
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+async def readyz(engine: EngineDep, settings: SettingsDep) -> JSONResponse:
+    """The store answers and the embedding model is loaded (503 otherwise); LLM status."""
+    llm = LLMStatus(configured=settings.llm_configured)
+    if settings.llm_configured:
+        llm.model, llm.base_url = settings.llm_model, settings.llm_base_url
+    status = Readiness(
+        ready=False, store="embedded" if not settings.chroma_url else "server",
+        articles=0, embed_model=engine.embed.model_name, llm=llm,
+    )
+    try:
+        status.articles = await run_in_threadpool(engine.store.count_articles)
+        await run_in_threadpool(engine.store.collection.count)  # reaches the Chroma server
+        status.ready = True
+    except Exception as exc:  # whatever the store raises, it means "not ready"
+        status.detail = f"store unavailable: {exc}"
+    return JSONResponse(status.model_dump(), status_code=200 if status.ready else 503)
+
+
+@router.get("/metrics", response_class=Response)
+def metrics(metrics: MetricsDep) -> Response:
+    """Prometheus text format."""
+    return Response(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
