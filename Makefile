@@ -18,10 +18,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Install, ingest corpus/, then serve (the API once it exists; the terminal chat until then).
+## Install, ingest corpus/, then serve the API and web chat on http://$(HOST):$(PORT).
 run: $(STAMP)
 	$(BIN)/rag ingest corpus/
-	$(BIN)/rag chat
+	$(BIN)/rag serve --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check rag api tests benchmarks

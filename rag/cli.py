@@ -221,6 +221,36 @@ def chat() -> None:
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes (each loads its own engine).")
+    ] = 1,
+) -> None:
+    """Serve the HTTP API, the OpenAI-compatible endpoint and the web chat page (uvicorn)."""
+    import os
+
+    import uvicorn
+
+    from api.app import create_app
+
+    config = _run(settings)
+    level = config.log_level.lower()
+    console.print(f"[dim]Serving on http://{host}:{port} (web chat at /, API docs at /docs)[/]")
+    if workers == 1:
+        app = _run(lambda: create_app(config))  # a store or model problem fails here, clearly
+        uvicorn.run(app, host=host, port=port, log_level=level)
+        return
+    if State.data_dir is not None:
+        # Worker processes build their own Settings from the environment.
+        os.environ["RAG_DATA_DIR"] = str(State.data_dir)
+    uvicorn.run(
+        "api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=level
+    )
+
+
+@app.command()
 def feedback(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List the 👍 / 👎 ratings users gave answers (newest first)."""
     from rag.feedback import FeedbackStore
