@@ -4,7 +4,10 @@ Slack's cloud cannot be reached from tests, so this serves, on a loopback port:
 - ``POST /api/<method>`` for ``auth.test``, ``chat.postMessage``, ``chat.update`` and
   ``chat.postEphemeral`` (JSON or form bodies, ``Authorization: Bearer <token>`` checked,
   ``{"ok": true, ...}`` / ``{"ok": false, "error": ...}`` answers as Slack gives them);
-- ``POST /response/<id>``: a slash command's / button's ``response_url`` (answers ``ok``).
+- ``POST /response/<id>``: a slash command's / button's ``response_url`` (answers ``ok``);
+- Socket Mode: ``apps.connections.open`` (app token) hands out a ``ws://`` URL on which
+  ``send_envelope`` pushes events the way Slack does, after its ``hello``; the client's
+  acknowledgements are recorded as ``socket_ack`` calls.
 
 Point ``RAG_SLACK_API_URL`` at ``server.api_url`` and read ``server.calls``.
 """
@@ -21,6 +24,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import Server, ServerConnection, serve
+
 BOT_USER_ID = "UBOT0001"
 BOT_ID = "BBOT0001"
 TEAM_ID = "T0000001"
@@ -36,8 +42,11 @@ class Call:
 @dataclass
 class SlackServer:
     token: str
+    app_token: str = "xapp-1-test"
     calls: list[Call] = field(default_factory=list)
     port: int = 0
+    socket_port: int = 0
+    sockets: list[ServerConnection] = field(default_factory=list)
     _ts: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _changed: threading.Condition = field(default_factory=threading.Condition)
@@ -48,6 +57,14 @@ class SlackServer:
 
     def response_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port}/response/{name}"
+
+    def send_envelope(self, kind: str, payload: dict[str, Any]) -> str:
+        """Push one Socket Mode envelope (``events_api``, ``slash_commands``, ...) to the bot."""
+        envelope_id = f"env-{self.next_ts()}"
+        message = {"envelope_id": envelope_id, "type": kind, "payload": payload,
+                   "accepts_response_payload": kind != "events_api", "retry_attempt": 0}
+        self.sockets[-1].send(json.dumps(message))
+        return envelope_id
 
     def of(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
@@ -94,6 +111,8 @@ class SlackServer:
             message = {"type": "message", "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": ts}
             message.update({k: args[k] for k in ("text", "blocks", "thread_ts") if k in args})
             return {"ok": True, "channel": args["channel"], "ts": ts, "message": message}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": f"ws://127.0.0.1:{self.socket_port}/link/?ticket=t"}
         if method == "chat.postEphemeral":
             if not args.get("channel") or not args.get("user"):
                 return {"ok": False, "error": "user_not_in_channel"}
@@ -135,7 +154,9 @@ def _handler(server: SlackServer) -> type[BaseHTTPRequestHandler]:
                 self._send(404, b"not found", "text/plain")
                 return
             method = self.path.removeprefix("/api/").split("?")[0]
-            if self.headers.get("Authorization") != f"Bearer {server.token}":
+            # Socket Mode needs the app-level token, every other method the bot token.
+            token = server.app_token if method == "apps.connections.open" else server.token
+            if self.headers.get("Authorization") != f"Bearer {token}":
                 reply: dict[str, Any] = {"ok": False, "error": "invalid_auth"}
             else:
                 reply = server.answer(method, args)
@@ -145,15 +166,33 @@ def _handler(server: SlackServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def _socket_server(server: SlackServer) -> Server:
+    def session(ws: ServerConnection) -> None:
+        ws.send(json.dumps({"type": "hello", "num_connections": 1,
+                            "connection_info": {"app_id": "A0000001"}}))
+        server.sockets.append(ws)
+        try:
+            for message in ws:
+                server.record(Call("socket_ack", json.loads(message), "ws"))
+        except ConnectionClosed:
+            pass
+
+    return serve(session, "127.0.0.1", 0)
+
+
 @contextmanager
 def running_slack(token: str) -> Iterator[SlackServer]:
     state = SlackServer(token=token)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     state.port = httpd.server_address[1]
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
+    ws = _socket_server(state)
+    state.socket_port = ws.socket.getsockname()[1]
+    threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (httpd, ws)]
+    for thread in threads:
+        thread.start()
     try:
         yield state
     finally:
+        ws.shutdown()
         httpd.shutdown()
         httpd.server_close()

@@ -8,12 +8,16 @@ import hmac
 import json
 import os
 import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -378,3 +382,57 @@ def test_render_refusal_and_degraded() -> None:
 def test_plain_text_undoes_slack_markup() -> None:
     raw = f"<@{BOT_USER_ID}> what did <@U0000002|ana> say about <https://x.test|AT&amp;T> in <#C1|news>?"
     assert plain_text(raw, BOT_USER_ID) == "what did @ana say about AT&T in #news?"
+
+
+# --- Socket Mode: `rag slack` as a user runs it ----------------------------------------------
+def test_rag_slack_needs_its_tokens() -> None:
+    result = CliRunner().invoke(cli, ["slack"], env={"RAG_SLACK_BOT_TOKEN": TOKEN})
+    assert result.exit_code == 2
+    assert "RAG_SLACK_APP_TOKEN" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_rag_slack_answers_over_socket_mode(
+    tmp_path: Path, embed: OnnxEmbedding, settings: Settings
+) -> None:
+    engine = Engine(settings, embed=embed)
+    engine.ingest([SEED])
+    engine.close()
+    with running_slack(TOKEN) as slack:
+        env = {
+            **os.environ,
+            "RAG_SLACK_BOT_TOKEN": TOKEN,
+            "RAG_SLACK_APP_TOKEN": slack.app_token,
+            "RAG_SLACK_API_URL": slack.api_url,
+        }
+        rag = Path(sys.executable).with_name("rag")
+        proc = subprocess.Popen(
+            [str(rag), "--data-dir", str(settings.data_dir), "slack"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not slack.sockets:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout and proc.stdout.read()
+                time.sleep(0.1)
+            event = mention(f"<@{BOT_USER_ID}> {QUESTION}", "1700000900.000100")
+            envelope = slack.send_envelope(
+                "events_api",
+                {"type": "event_callback", "team_id": TEAM_ID, "event_id": "Ev900", "event": event},
+            )
+            (post,) = slack.wait_for("chat.postMessage")
+            assert post.args["thread_ts"] == "1700000900.000100"
+            assert NUMBER.search(texts(post.args["blocks"], "section"))
+            assert any(c.args.get("envelope_id") == envelope for c in slack.of("socket_ack"))
+
+            command = {"command": "/ask", "text": QUESTION, "user_id": "U1", "channel_id": "C1",
+                       "team_id": TEAM_ID, "response_url": slack.response_url("sm1"), "trigger_id": "1"}
+            envelope = slack.send_envelope("slash_commands", command)
+            (delivered,) = slack.wait_for("response_url")
+            assert NUMBER.search(texts(delivered.args["blocks"], "section"))
+            (ack,) = [c for c in slack.of("socket_ack") if c.args["envelope_id"] == envelope]
+            assert "Searching" in ack.args["payload"]["text"]
+        finally:
+            proc.send_signal(signal.SIGINT)
+            output = proc.communicate(timeout=20)[0]
+    assert proc.returncode == 0 and "Traceback" not in output, output
