@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -218,6 +219,50 @@ def chat() -> None:
                 print_answer(engine.ask(question))
             except RagError as exc:
                 err.print(f"[red]{exc}[/]")
+
+
+class ReportFormat(StrEnum):
+    md = "md"
+    html = "html"
+    json = "json"
+
+
+@app.command()
+def summarize(
+    topic: Annotated[str, typer.Argument(help="What to summarise, e.g. 'the FTX trial of SBF'.")],
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Only this outlet (repeatable).")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Only articles published on/after (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Only articles published on/before (YYYY-MM-DD).")] = None,
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", help="Markdown, a self-contained HTML page, or JSON.")
+    ] = ReportFormat.md,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write the report to FILE instead of stdout.")
+    ] = None,
+) -> None:
+    """A research summary: key points, timeline and sources on a topic, every claim cited."""
+    from rag.report import render
+    from rag.summarize import clean_topic
+
+    _run(lambda: clean_topic(topic))
+    filters = _run(lambda: _filters(source, since, until))
+    with _engine() as engine:
+        summary = _run(lambda: engine.summarize(topic, filters))
+    text = render(summary, fmt.value)
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"Cannot write {out}: {exc.strerror}", 1) from None
+    err.print(
+        f"Wrote {out}: {len(summary.key_points)} key points, {len(summary.timeline)} timeline entries, "
+        f"{len(summary.sources)} sources ({summary.seconds:.1f}s).",
+        highlight=False,
+    )
 
 
 @app.command()

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     drop_unsupported: bool = Field(
         False, description="Drop sentences the checker cannot support (default: flag them)."
     )
+    summary_min_articles: int = Field(
+        3, ge=1, description="Research summaries backed by fewer articles say so in their gaps."
+    )
 
     # LLM (any OpenAI-compatible server)
     llm_base_url: str | None = None

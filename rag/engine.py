@@ -21,6 +21,7 @@ from rag.ingest import Ingestor, Progress
 from rag.models import Answer, Article, ArticleInfo, Filters, IngestReport, Passage, StreamEvent
 from rag.retrieve import Retriever
 from rag.store import Store
+from rag.summarize import Summarizer, Summary
 from rag.uploads import NewDocument, save_document, save_files
 
 log = logging.getLogger(__name__)
@@ -141,3 +142,8 @@ class Engine:
     def condense(self, messages: Sequence[tuple[str, str]], message: str) -> str:
         """A standalone question from a stateless transcript (OpenAI-style message lists)."""
         return self.condenser.condense(clean_question(message), self.condenser.history(messages))
+
+    # --- research summaries -------------------------------------------------------------
+    def summarize(self, topic: str, filters: Filters | None = None) -> Summary:
+        """Key points, timeline and sources on a topic, every claim citing an exact span."""
+        return Summarizer(self.retriever, self.embed, self.settings).summarize(topic, filters)

@@ -1,0 +1,57 @@
+"""``POST /v1/summaries``: a cited research summary of a topic, as JSON, Markdown or HTML."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from api.deps import EngineDep
+from rag.models import Filters
+from rag.report import render
+from rag.summarize import Summary
+
+router = APIRouter(prefix="/v1", tags=["summaries"])
+
+# Accept media type -> report format; JSON unless the client prefers a rendered report.
+RENDERED = {"text/markdown": "md", "text/html": "html"}
+
+
+class SummaryRequest(BaseModel):
+    topic: str = Field(max_length=500, examples=["the FTX trial of Sam Bankman-Fried"])
+    since: date | None = Field(None, description="Only articles published on/after this date.")
+    until: date | None = Field(None, description="Only articles published on/before this date.")
+    source: list[str] | None = Field(None, description="Only these outlets.")
+
+
+def _rendered_format(request: Request) -> str | None:
+    """The report format the Accept header asks for first (q-values ignored), if any."""
+    for part in request.headers.get("accept", "").split(","):
+        fmt = RENDERED.get(part.split(";")[0].strip().lower())
+        if fmt:
+            return fmt
+        if part.split(";")[0].strip().lower() == "application/json":
+            return None
+    return None
+
+
+@router.post(
+    "/summaries",
+    response_model=Summary,
+    responses={200: {"content": {"text/markdown": {}, "text/html": {}}}},
+)
+def create_summary(body: SummaryRequest, request: Request, engine: EngineDep) -> Response | Summary:
+    """Key points, timeline and sources on a topic, every claim citing an exact article span.
+
+    JSON by default; send `Accept: text/markdown` or `Accept: text/html` for the rendered report.
+    """
+    filters = Filters(source=body.source, since=body.since, until=body.until)
+    summary = engine.summarize(body.topic, filters)
+    fmt = _rendered_format(request)
+    if fmt == "html":
+        return HTMLResponse(render(summary, "html"))
+    if fmt == "md":
+        return Response(render(summary, "md"), media_type="text/markdown; charset=utf-8")
+    return summary
