@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 import uvicorn
+import yaml
 from fastapi import FastAPI
 from typer.testing import CliRunner
 
@@ -34,7 +35,7 @@ from rag.config import Settings
 from rag.embeddings import OnnxEmbedding
 from rag.engine import Engine
 from rag.models import Answer, Citation, Sentence
-from tests.conftest import SEED
+from tests.conftest import ROOT, SEED
 from tests.slack_server import BOT_ID, BOT_USER_ID, TEAM_ID, SlackServer, running_slack
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -234,6 +235,20 @@ def test_ask_command_acks_at_once_and_answers_via_response_url(bot: Bot) -> None
 
 
 @pytest.mark.slow
+def test_ask_answers_can_be_visible_to_the_channel(bot: Bot) -> None:
+    app = FastAPI()
+    mount_slack(app, bot.engine, bot.settings.model_copy(update={"slack_ask_visibility": "in_channel"}))
+    with serving(app) as url:
+        public = Bot(url, bot.slack, bot.engine, bot.settings)
+        r = public.form({"command": "/ask", "text": QUESTION, "user_id": "U1", "channel_id": "C1",
+                         "team_id": TEAM_ID, "response_url": bot.slack.response_url("ask3"),
+                         "trigger_id": "1"})
+        assert r.status_code == 200 and r.json()["response_type"] == "ephemeral"
+        (delivered,) = bot.slack.wait_for("response_url")
+    assert delivered.args["response_type"] == "in_channel"
+
+
+@pytest.mark.slow
 def test_ask_without_a_question_explains_usage(bot: Bot) -> None:
     r = bot.form({"command": "/ask", "text": " ", "user_id": "U1", "channel_id": "C1", "team_id": TEAM_ID,
                   "response_url": bot.slack.response_url("ask2"), "trigger_id": "1"})
@@ -293,8 +308,11 @@ def test_own_and_other_bots_messages_are_ignored(bot: Bot) -> None:
     bot.event(
         {**mention(f"<@{BOT_USER_ID}> {QUESTION}", "1700000603.000100"), "bot_id": "BOTHER03"}, "Ev053"
     )
+    # A person's question sent last: answers to the bots' messages would have started earlier.
+    bot.event({**dm, "channel": "D0000002", "user": "U0000001", "ts": "1700000604.000100"}, "Ev054")
+    bot.slack.wait_for("chat.postMessage")
     settle()
-    assert bot.slack.of("chat.postMessage") == []
+    assert [c.args["channel"] for c in bot.slack.of("chat.postMessage")] == ["D0000002"]
 
 
 @pytest.mark.slow
@@ -436,3 +454,20 @@ def test_rag_slack_answers_over_socket_mode(
             proc.send_signal(signal.SIGINT)
             output = proc.communicate(timeout=20)[0]
     assert proc.returncode == 0 and "Traceback" not in output, output
+
+
+def test_manifest_matches_what_the_bot_serves() -> None:
+    manifest = yaml.safe_load((ROOT / "slack" / "manifest.yml").read_text())
+    settings = manifest["settings"]
+    assert set(settings["event_subscriptions"]["bot_events"]) == {"app_mention", "message.im"}
+    assert [c["command"] for c in manifest["features"]["slash_commands"]] == ["/ask"]
+    urls = [
+        settings["event_subscriptions"]["request_url"],
+        settings["interactivity"]["request_url"],
+        *(c["url"] for c in manifest["features"]["slash_commands"]),
+    ]
+    assert all(u.endswith("/slack/events") for u in urls)
+    assert settings["interactivity"]["is_enabled"]  # the feedback buttons
+    assert {"app_mentions:read", "chat:write", "commands", "im:history"} <= set(
+        manifest["oauth_config"]["scopes"]["bot"]
+    )
