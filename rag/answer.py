@@ -1,26 +1,30 @@
-"""Answering: a question + retrieved passages -> a cited ``Answer``.
+"""Answering: a question + retrieved passages -> a stream of ``StreamEvent`` ending in a cited ``Answer``.
 
 The extractive answerer (the offline default) picks the sentences of the retrieved passages
 that best answer the question (embedding similarity + overlap of content words), drops
 near-duplicates, keeps 2-5 of them and cites each one with its exact article span. When the
 best evidence is too weak it refuses instead of citing something unrelated.
+
+The LLM answerer shows the model short windows around the best sentences (numbered, with
+outlet, date and title), streams its text as deltas, then verifies every sentence against what
+it cites (``rag.citations``). ``Answerer`` picks between them per ``RAG_ANSWERER`` and falls
+back to the extractive answer, marked ``degraded``, whenever the LLM fails.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 
-import bm25s
 import numpy as np
-import Stemmer
 
+from rag.citations import REFUSAL, CitationChecker, citation, content_terms, refusal
 from rag.config import Settings
 from rag.embeddings import OnnxEmbedding
-from rag.models import Answer, Citation, Passage, Sentence
+from rag.errors import LLMUnavailable
+from rag.llm import LLMClient, build_messages
+from rag.models import Answer, Passage, StreamEvent
 from rag.sentences import sentence_spans
-
-REFUSAL = "The corpus has insufficient information to answer this question."
 
 # Calibrated on the seed corpus and the MultiHop-RAG dev questions (benchmarks/refusal.py):
 # below both floors the best sentence is unrelated to the question.
@@ -28,46 +32,22 @@ MIN_SIMILARITY = 0.40
 MIN_COVERAGE = 0.50
 # A sentence this similar to one already chosen repeats it.
 DUPLICATE_SIMILARITY = 0.86
+__all__ = [
+    "REFUSAL",
+    "Answerer",
+    "Candidate",
+    "ExtractiveAnswerer",
+    "LLMAnswerer",
+    "candidates",
+    "citation",
+    "content_terms",
+    "refusal",
+]
 
-
-@lru_cache(maxsize=1)
-def _stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer("english")
-
-
-def content_terms(text: str) -> set[str]:
-    """Stemmed content words and numbers (English stopwords removed)."""
-    return set(
-        bm25s.tokenize([text], stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)[0]
-    )
-
-
-def citation(passage: Passage, number: int, start: int, end: int, quote: str, score: float) -> Citation:
-    """A citation of ``quote`` == article.text[start:end] within ``passage``."""
-    return Citation(
-        id=number,
-        document_id=passage.document_id,
-        title=passage.title,
-        source=passage.source,
-        author=passage.author,
-        published_at=passage.published_at,
-        url=passage.url,
-        quote=quote,
-        start=start,
-        end=end,
-        score=round(float(score), 4),
-    )
-
-
-def refusal(question: str, mode: str = "extractive", **extra: object) -> Answer:
-    return Answer(
-        answer=REFUSAL,
-        refused=True,
-        mode=mode,  # type: ignore[arg-type]
-        sentences=[Sentence(text=REFUSAL, citations=[], supported=True)],
-        question=question,
-        **extra,  # type: ignore[arg-type]
-    )
+# A window shown to the LLM grows to the next sentence only while it stays this short.
+WINDOW_WORDS = 70
+WINDOWS_PER_ARTICLE = 3
+WINDOW_FLOOR = 0.5  # relative to the best sentence's score
 
 
 @dataclass
@@ -95,10 +75,19 @@ def candidates(passages: list[Passage], min_words: int = 5) -> list[Candidate]:
     return out
 
 
+def _window(c: Candidate, score: float, start: int | None = None, end: int | None = None) -> Passage:
+    """The part ``[start, end)`` (default: the candidate sentence) of a candidate's passage."""
+    p, a, b = c.passage, start if start is not None else c.start, end if end is not None else c.end
+    return p.model_copy(
+        update={"text": p.text[a - p.start : b - p.start], "start": a, "end": b, "score": score}
+    )
+
+
 class ExtractiveAnswerer:
     def __init__(self, embed: OnnxEmbedding, settings: Settings) -> None:
         self.embed = embed
         self.settings = settings
+        self.checker = CitationChecker(embed)
 
     def score(self, question: str, passages: list[Passage]) -> tuple[list[Candidate], np.ndarray]:
         """Score each passage sentence against the question; returns candidates and vectors."""
@@ -116,14 +105,15 @@ class ExtractiveAnswerer:
             c.score = 0.6 * c.similarity + 0.3 * c.coverage + 0.1 * prior
         return cands, sents
 
-    def answer(self, question: str, passages: list[Passage]) -> Answer:
+    def choose(self, question: str, passages: list[Passage]) -> list[Candidate]:
+        """The sentences to answer with, best first; empty when the evidence is too weak."""
         cands, vectors = self.score(question, passages)
         if not cands:
-            return refusal(question)
+            return []
         order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
         best = cands[order[0]]
         if max(c.similarity for c in cands) < MIN_SIMILARITY and best.coverage < MIN_COVERAGE:
-            return refusal(question)
+            return []
         chosen: list[int] = []
         for i in order:
             c = cands[i]
@@ -134,10 +124,108 @@ class ExtractiveAnswerer:
             if any(float(vectors[i] @ vectors[j]) > DUPLICATE_SIMILARITY for j in chosen):
                 continue
             chosen.append(i)
-        sentences, cites = [], []
-        for number, i in enumerate(chosen, start=1):
-            c = cands[i]
-            cites.append(citation(c.passage, number, c.start, c.end, c.text, c.score))
-            sentences.append(Sentence(text=c.text, citations=[number], supported=True))
-        text = " ".join(f"{s.text} [{s.citations[0]}]" for s in sentences)
-        return Answer(answer=text, sentences=sentences, citations=cites, question=question)
+        return [cands[i] for i in chosen]
+
+    def answer(self, question: str, passages: list[Passage]) -> Answer:
+        chosen = self.choose(question, passages)
+        if not chosen:
+            return refusal(question)
+        # Each chosen sentence is "shown" as its own passage, so the checker quotes it exactly.
+        shown = [_window(c, c.score) for c in chosen]
+        text = " ".join(f"{c.text} [{n}]" for n, c in enumerate(chosen, start=1))
+        return self.checker.verify(text, shown, question=question, mode="extractive")
+
+
+class LLMAnswerer:
+    """Prompts the LLM with short windows of the best passages and verifies what it writes."""
+
+    def __init__(self, llm: LLMClient, extractive: ExtractiveAnswerer, settings: Settings) -> None:
+        self.llm = llm
+        self.extractive = extractive
+        self.settings = settings
+
+    def context(self, question: str, passages: list[Passage]) -> list[Passage]:
+        """Windows of at most two sentences around the best-scoring sentences, best first.
+
+        A local model reads ~40 tokens/s, so a few focused windows instead of whole chunks keep
+        an answer to seconds. Windows far weaker than the best one are left out rather than
+        padding the prompt; a cap per article leaves room for multi-hop evidence.
+        """
+        cands, _ = self.extractive.score(question, passages)
+        by_passage: dict[str, list[Candidate]] = {}
+        for c in cands:
+            by_passage.setdefault(c.passage.id, []).append(c)
+        windows: list[Passage] = []
+        per_article: dict[str, int] = {}
+        taken: set[tuple[str, int]] = set()
+        ranked = sorted(cands, key=lambda c: -c.score)
+        for c in ranked:
+            if len(windows) >= self.settings.llm_passages or c.score < WINDOW_FLOOR * ranked[0].score:
+                break
+            doc = c.passage.document_id
+            if per_article.get(doc, 0) >= WINDOWS_PER_ARTICLE or (doc, c.start) in taken:
+                continue
+            siblings = by_passage[c.passage.id]
+            at = siblings.index(c)
+            end = c.end
+            if at + 1 < len(siblings) and len((c.text + siblings[at + 1].text).split()) <= WINDOW_WORDS:
+                end = siblings[at + 1].end
+                taken.add((doc, siblings[at + 1].start))
+            taken.add((doc, c.start))
+            per_article[doc] = per_article.get(doc, 0) + 1
+            windows.append(_window(c, c.score, c.start, end))
+        return windows
+
+    def events(self, question: str, passages: list[Passage], stream: bool = True) -> Iterator[StreamEvent]:
+        """Deltas while the model writes, then the verified answer; raises ``LLMUnavailable``."""
+        shown = self.context(question, passages)
+        if not shown:
+            yield StreamEvent(type="answer", answer=refusal(question, mode="llm"))
+            return
+        messages = build_messages(question, shown, self.settings.max_answer_sentences, REFUSAL)
+        parts: list[str] = []
+        for delta in self.llm.generate(messages, stream=stream):
+            parts.append(delta)
+            yield StreamEvent(type="delta", text=delta)
+        text = "".join(parts).strip()
+        if not text:
+            raise LLMUnavailable("the LLM returned an empty answer")
+        answer = self.extractive.checker.verify(
+            text, shown, question=question, mode="llm", drop_unsupported=self.settings.drop_unsupported
+        )
+        yield StreamEvent(type="answer", answer=answer)
+
+
+class Answerer:
+    """Chooses the answerer per ``RAG_ANSWERER`` and degrades to the extractive one on failure.
+
+    ``auto`` uses the LLM when one is configured and not known to be down; ``llm`` always tries
+    it; either way a failure yields the extractive answer with ``degraded: true`` and the reason.
+    """
+
+    def __init__(self, embed: OnnxEmbedding, settings: Settings, llm: LLMClient | None = None) -> None:
+        self.settings = settings
+        self.extractive = ExtractiveAnswerer(embed, settings)
+        self.llm = LLMAnswerer(llm, self.extractive, settings) if llm is not None else None
+
+    def events(self, question: str, passages: list[Passage], stream: bool = True) -> Iterator[StreamEvent]:
+        if self.llm is None or self.settings.answerer == "extractive":
+            yield from self._extractive(question, passages)
+            return
+        down = self.llm.llm.known_down() if self.settings.answerer == "auto" else None
+        if down:
+            yield from self._extractive(question, passages, degraded=down)
+            return
+        try:
+            yield from self.llm.events(question, passages, stream=stream)
+        except LLMUnavailable as exc:
+            yield from self._extractive(question, passages, degraded=str(exc))
+
+    def _extractive(
+        self, question: str, passages: list[Passage], degraded: str | None = None
+    ) -> Iterator[StreamEvent]:
+        answer = self.extractive.answer(question, passages)
+        if degraded:
+            answer = answer.model_copy(update={"degraded": True, "degraded_reason": degraded})
+        yield StreamEvent(type="delta", text=answer.answer)
+        yield StreamEvent(type="answer", answer=answer)

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_timeout: float = Field(30.0, gt=0)
     llm_max_tokens: int = Field(512, ge=16)
+    llm_passages: int = Field(
+        5, ge=1, le=20, description="Passage windows shown to the LLM (fewer = faster local answers)."
+    )
 
     # HTTP
     api_keys: list[str] = Field(default_factory=list)
@@ -89,11 +92,17 @@ class Settings(BaseSettings):
         if self.llm_api_key is None and os.environ.get("OPENAI_API_KEY"):
             # The openai SDK's own variable is honoured so existing setups just work.
             self.llm_api_key = SecretStr(os.environ["OPENAI_API_KEY"])
+        if self.answerer == "llm" and not self.llm_configured:
+            raise ValueError(
+                "RAG_ANSWERER=llm needs an LLM: set RAG_LLM_BASE_URL (e.g. the URL `rag llm-server` "
+                "prints) or RAG_LLM_API_KEY / OPENAI_API_KEY for OpenAI."
+            )
         return self
 
     @property
     def llm_configured(self) -> bool:
-        return bool(self.llm_base_url)
+        # A key alone means OpenAI itself (the SDK's default base URL).
+        return bool(self.llm_base_url or self.llm_api_key)
 
     def resolved_data_dir(self) -> Path:
         return self.data_dir.expanduser().resolve()

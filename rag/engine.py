@@ -11,13 +11,14 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from rag.answer import ExtractiveAnswerer
+from rag.answer import Answerer
 from rag.chat import Condenser, Exchange
 from rag.config import Settings
 from rag.conversations import ChatReply, ConversationStore, new_id
 from rag.embeddings import OnnxEmbedding
 from rag.errors import BadInput
 from rag.ingest import Ingestor, Progress
+from rag.llm import LLMClient
 from rag.models import Answer, Article, ArticleInfo, Filters, IngestReport, Passage, StreamEvent
 from rag.retrieve import Retriever
 from rag.store import Store
@@ -43,7 +44,10 @@ class Engine:
         self.embed = embed or OnnxEmbedding(self.settings.embed_model, self.settings.embed_batch_size)
         self.store = Store(self.settings)
         self.retriever = Retriever(self.store, self.embed)
-        self.extractive = ExtractiveAnswerer(self.embed, self.settings)
+        # One openai client per engine; None when answers are extractive only.
+        use_llm = self.settings.llm_configured and self.settings.answerer != "extractive"
+        self.llm = LLMClient(self.settings) if use_llm else None
+        self.answerer = Answerer(self.embed, self.settings, self.llm)
         self.conversations = ConversationStore(self.store.data_dir)
         self.condenser = Condenser()
         # One ingest at a time per engine: concurrent uploads would interleave repair markers.
@@ -85,9 +89,9 @@ class Engine:
         return self.retriever.search(clean_question(query), k or self.settings.top_k, filters)
 
     def ask(self, question: str, filters: Filters | None = None, top_k: int | None = None) -> Answer:
-        """Answer a question from the corpus, every sentence cited."""
+        """Answer a question from the corpus, every sentence's citations verified."""
         final: Answer | None = None
-        for event in self.ask_stream(question, filters, top_k):
+        for event in self._answer_events(question, filters, top_k, stream=False):
             if event.answer is not None:
                 final = event.answer
         assert final is not None
@@ -96,12 +100,20 @@ class Engine:
     def ask_stream(
         self, question: str, filters: Filters | None = None, top_k: int | None = None
     ) -> Iterator[StreamEvent]:
-        """Text deltas while the answer is written, then the final verified ``Answer``."""
+        """Text deltas while the answer is written, then the final verified ``Answer``.
+
+        The deltas are the raw text (the model's own ``[n]`` numbers); the final answer's text is
+        the verified one, renumbered, and is what clients should keep.
+        """
+        return self._answer_events(question, filters, top_k, stream=True)
+
+    def _answer_events(
+        self, question: str, filters: Filters | None, top_k: int | None, stream: bool
+    ) -> Iterator[StreamEvent]:
+        # Validation and retrieval run before the first event, so bad input raises at the call.
         question = clean_question(question)
         passages = self.retriever.search(question, top_k or self.settings.top_k, filters)
-        answer = self.extractive.answer(question, passages)
-        yield StreamEvent(type="delta", text=answer.answer)
-        yield StreamEvent(type="answer", answer=answer)
+        return self.answerer.events(question, passages, stream=stream)
 
     # --- conversations ----------------------------------------------------------------
     def chat(self, message: str, conversation_id: str | None = None, create: bool = False) -> ChatReply:
