@@ -10,7 +10,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -19,12 +19,14 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from rag.config import Settings
 from rag.errors import BadInput, RagError
-from rag.models import Answer, Filters, IngestReport
+from rag.models import Answer, Filters, IngestReport, StreamEvent
 
 app = typer.Typer(
     help="Answer questions over a corpus of news articles, with citations you can trust.",
@@ -147,6 +149,13 @@ def print_answer(answer: Answer) -> None:
     console.print(answer.answer, highlight=False)
     if answer.degraded:
         err.print(f"[dim](degraded: {answer.degraded_reason})[/]")
+    for sentence in answer.sentences:
+        if not sentence.supported:
+            why = "its citations do not support it" if sentence.citations else "it cites nothing"
+            err.print(f"[yellow]unverified ({why}):[/] {sentence.text}", highlight=False)
+    if answer.removed_citations:
+        shown = ", ".join(f"[{n}]" for n in answer.removed_citations)
+        err.print(f"[yellow]removed citations to passages never shown:[/] {shown}", highlight=False)
     for c in answer.citations:
         when = c.published_at.date().isoformat() if c.published_at else "undated"
         console.print(
@@ -168,7 +177,7 @@ def ask(
     until: Annotated[str | None, typer.Option(help="Only articles published on/before (YYYY-MM-DD).")] = None,
     top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=100, help="Passages to use.")] = None,
 ) -> None:
-    """Ask a question; the answer cites every sentence."""
+    """Ask a question; the answer streams in, then every sentence's citations are verified."""
     from rag.engine import clean_question
 
     _run(lambda: clean_question(question))
@@ -178,12 +187,30 @@ def ask(
             answer = _run(lambda: engine.ask(question, filters, top_k))
             sys.stdout.write(answer.model_dump_json(indent=2) + "\n")
             return
-        final = None
-        for event in _run(lambda: list(engine.ask_stream(question, filters, top_k))):
+        final = _run(lambda: _stream_answer(engine.ask_stream(question, filters, top_k)))
+        print_answer(final)
+
+
+def _stream_answer(events: Iterator[StreamEvent]) -> Answer:
+    """Show the text live while it is written (on a terminal), then return the verified answer.
+
+    The live text is replaced by the final answer, whose citation numbers are the verified ones.
+    """
+    written = ""
+    final: Answer | None = None
+    live = Live(console=console, transient=True) if console.is_terminal else None
+    with live or nullcontext():
+        for event in events:
             if event.answer is not None:
                 final = event.answer
-        if final is not None:
-            print_answer(final)
+            elif event.text and live is not None:
+                written += event.text
+                live.update(Text(written))
+    if final is None:
+        raise RagError("The answer stream ended without an answer.")
+    return final
+
+
 
 
 @app.command()
@@ -263,6 +290,39 @@ def summarize(
         f"{len(summary.sources)} sources ({summary.seconds:.1f}s).",
         highlight=False,
     )
+
+
+@app.command("llm-server")
+def llm_server(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8080,
+    threads: Annotated[int, typer.Option(min=1, help="CPU threads for generation.")] = 2,
+    context: Annotated[int, typer.Option(min=512, help="Context window in tokens.")] = 4096,
+    model_dir: Annotated[
+        Path | None, typer.Option(help="Where the model is assembled (default: <data dir>/models).")
+    ] = None,
+    prepare: Annotated[
+        bool, typer.Option("--prepare", help="Assemble and verify the model, then exit.")
+    ] = False,
+) -> None:
+    """Serve the local offline LLM (Qwen2.5-Coder-1.5B, llama.cpp) on an OpenAI-compatible endpoint."""
+    import subprocess
+
+    from rag import local_llm
+
+    folder = model_dir or _run(settings).resolved_data_dir() / "models"
+    if not prepare and not local_llm.server_installed():
+        raise _fail(f"llama-cpp-python is not installed: {local_llm.INSTALL_HINT}.", 1)
+    with err.status("Assembling and verifying the model (once)…"):
+        model = _run(lambda: local_llm.model_path(folder))
+    if prepare:
+        console.print(f"Model ready: {model}", highlight=False)
+        return
+    console.print(f"RAG_LLM_BASE_URL=http://{host}:{port}/v1", highlight=False)
+    console.print(f"RAG_LLM_MODEL={local_llm.MODEL_ALIAS}", highlight=False)
+    command = local_llm.server_command(model, host, port, threads, context)
+    with suppress(KeyboardInterrupt):
+        raise typer.Exit(subprocess.call(command))
 
 
 @app.command()
