@@ -1,0 +1,280 @@
+"""Question analysis: which outlets and dates a question names, and the sub-queries they imply.
+
+Input: the question and the outlet names in the corpus. Output: a ``QueryPlan`` holding the
+outlet mentions (each mapped to the corpus sources it means), the dates (with "on" / "before" /
+"after"), one ``SubQuery`` per (outlet, date) pair for multi-hop retrieval, and the outlets the
+question attributes reporting to that the corpus does not hold (a refusal signal).
+
+News questions name their sources ("as reported by TechCrunch and The Verge", "the Sporting
+News article published on October 5, 2023"); each named outlet usually contributes one piece
+of the evidence, so retrieval runs one sub-query per outlet besides the plain question.
+Hand-written rather than an NER model: no such model installs offline here, and outlet names
+come from the corpus itself, so matching them is a lookup, not a recognition problem.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Literal
+
+from dateutil import parser as dateparser
+
+from rag.models import Filters
+
+Relation = Literal["on", "before", "after"]
+
+# Articles' times are stored as the outlet's local time while questions give a calendar day,
+# so a day named in a question may be off by one either way.
+DATE_SLACK = timedelta(days=1)
+
+_SMALL_WORDS = {"the", "of", "and", "&", "for", "in", "on", "a", "an", "|", "-", ":"}
+_MONTHS = (
+    "January|February|March|April|May|June|July|August|September|October|November|December|"
+    "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
+)
+_DATE = re.compile(rf"\b(?:{_MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?,? \d{{4}}\b")
+_BEFORE = re.compile(r"\b(?:before|prior to|by|until|earlier than)\s+(?:the\s+)?$", re.I)
+_AFTER = re.compile(r"\b(?:after|since|following|later than)\s+(?:the\s+)?$", re.I)
+# "an article by X", "a report from X", "a X article": the X a question attributes reporting to.
+_NAME = r"((?:The |the )?[A-Z][\w.&'’-]*(?: (?:of |&amp; |& )?[A-Z][\w.&'’-]*){0,4})"
+_ATTRIBUTED = [
+    re.compile(rf"\b(?:article|report|piece|story|coverage|analysis|review)s? (?:by|from|in) {_NAME}"),
+    re.compile(
+        rf"\b(?:according to|another (?:one )?(?:by|from|in)|(?:reported|published|discussed|"
+        rf"highlighted|covered|detailed|presented|noted|mentioned|written) (?:by|in)) {_NAME}"
+    ),
+    re.compile(rf"\b[Aa]n? {_NAME}(?:'s)? (?:article|report|piece|story|review|analysis)"),
+]
+
+
+# A capitalised run not at a sentence start: a name ("Sam Bankman-Fried", "Bank of England").
+_PROPER = re.compile(r"(?<=[a-z0-9,;:'‘“(]\s)([A-Z][\w'’.-]*(?:\s+(?:of\s+|the\s+)?[A-Z][\w'’.-]*)*)")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A span of the question that names an outlet, and the corpus sources it stands for."""
+
+    start: int
+    end: int
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DateMention:
+    start: int
+    end: int
+    day: date
+    relation: Relation
+
+    def window(self) -> tuple[date | None, date | None]:
+        if self.relation == "before":
+            return None, self.day + DATE_SLACK
+        if self.relation == "after":
+            return self.day - DATE_SLACK, None
+        return self.day - DATE_SLACK, self.day + DATE_SLACK
+
+
+@dataclass(frozen=True)
+class SubQuery:
+    """Retrieve with ``text`` inside ``filters``: the evidence one named outlet holds."""
+
+    text: str
+    filters: Filters
+
+
+@dataclass
+class QueryPlan:
+    question: str
+    mentions: list[Mention] = field(default_factory=list)
+    dates: list[DateMention] = field(default_factory=list)
+    subqueries: list[SubQuery] = field(default_factory=list)
+    unknown_outlets: list[str] = field(default_factory=list)
+    absent_names: list[str] = field(default_factory=list)
+
+    def unanswerable(self) -> str | None:
+        """Why the corpus cannot hold the answer, when the question itself shows it."""
+        if self.unknown_outlets:
+            return "The corpus holds no articles from " + " or ".join(self.unknown_outlets) + "."
+        if self.absent_names:
+            return "The corpus never mentions " + " or ".join(self.absent_names) + "."
+        return None
+
+
+def _capitalised(text: str) -> bool:
+    """True when every significant word starts upper-case ("The Age", not "the age of")."""
+    words = [w for w in re.split(r"[\s|:\-]+", text) if w and w.lower() not in _SMALL_WORDS]
+    return bool(words) and all(w[0].isupper() or w[0].isdigit() for w in words)
+
+
+def aliases(source: str) -> set[str]:
+    """The ways a question may name an outlet: "Cnbc | World Business News Leader" -> "Cnbc"."""
+    name = " ".join(source.split())
+    out = {name}
+    for sep in (" | ", " - ", ": "):
+        if sep in name:
+            out.add(name.split(sep, 1)[0].strip())
+    for alias in list(out):
+        if re.search(r"\.(?:com|net|org|co\.uk)$", alias, re.I):
+            out.add(re.sub(r"\.(?:com|net|org|co\.uk)$", "", alias, flags=re.I))
+        # "The New York Times" is also "a New York Times article"; "The Age" stays "The Age".
+        if alias.lower().startswith("the ") and len(alias.split()) > 2:
+            out.add(alias[4:])
+    return {a for a in out if len(a) >= 3}
+
+
+class OutletIndex:
+    """Finds corpus outlets named in free text; built once per set of sources."""
+
+    def __init__(self, sources: list[str]) -> None:
+        self.by_alias: dict[str, set[str]] = {}
+        for source in sources:
+            for alias in aliases(source):
+                self.by_alias.setdefault(alias.lower(), set()).add(source)
+        names = sorted(self.by_alias, key=len, reverse=True)  # longest first: "FOX News - Health"
+        self.pattern = (
+            re.compile(
+                r"(?<![\w])(?:" + "|".join(re.escape(n) for n in names) + r")(?![\w])", re.I
+            )
+            if names
+            else None
+        )
+
+    def known(self, name: str) -> bool:
+        key = re.sub(r"^the ", "", name.strip().lower())
+        return any(key in (alias, re.sub(r"^the ", "", alias)) for alias in self.by_alias)
+
+    def find(self, text: str) -> list[Mention]:
+        if self.pattern is None:
+            return []
+        found = []
+        for m in self.pattern.finditer(text):
+            if _capitalised(m.group()):
+                found.append(Mention(m.start(), m.end(), tuple(sorted(self.by_alias[m.group().lower()]))))
+        return found
+
+
+def find_dates(text: str) -> list[DateMention]:
+    out = []
+    for m in _DATE.finditer(text):
+        try:
+            day = dateparser.parse(m.group().replace(",", "")).date()
+        except (ValueError, OverflowError):
+            continue
+        before = text[max(0, m.start() - 30) : m.start()]
+        relation: Relation = "before" if _BEFORE.search(before) else "after" if _AFTER.search(before) else "on"
+        out.append(DateMention(m.start(), m.end(), day, relation))
+    return out
+
+
+def unknown_outlets(text: str, outlets: OutletIndex, mentions: list[Mention]) -> list[str]:
+    """Names the question attributes reporting to that are not outlets of the corpus."""
+    covered = [(m.start, m.end) for m in mentions]
+    out: list[str] = []
+    for pattern in _ATTRIBUTED:
+        for m in pattern.finditer(text):
+            name = m.group(1).strip()
+            start = m.start(1)
+            if any(a <= start < b for a, b in covered) or _DATE.match(text, start):
+                continue
+            if name.split()[-1].lower() in {"the", "an", "a"} or outlets.known(name):
+                continue
+            if name not in out:
+                out.append(name)
+    return out
+
+
+def absent_names(text: str, mentions: list[Mention], words: frozenset[str]) -> list[str]:
+    """Proper names in ``text`` with a word the corpus never uses (outlet mentions aside)."""
+    for m in mentions:
+        text = text[: m.start] + " " * (m.end - m.start) + text[m.end :]
+    out = []
+    for m in _PROPER.finditer(text):
+        tokens = [t for t in _WORD.findall(m.group(1).lower()) if t != "s"]
+        if any(t not in words for t in tokens) and m.group(1) not in out:
+            out.append(m.group(1))
+    return out
+
+
+_CLAUSE_BREAK = re.compile(
+    r"\s*(?:[,;:?]\s*(?:and|but|while|whereas|or)?\b|\b(?:while|whereas|and (?:is|was|has|had|also|the)|"
+    r"compared to|in contrast to|and then|and did|and does)\b)\s*",
+    re.I,
+)
+
+
+def clauses(text: str, min_words: int = 4) -> list[str]:
+    """The question cut at clause boundaries; each clause usually paraphrases one fact."""
+    parts = [p.strip() for p in _CLAUSE_BREAK.split(text) if p and p.strip()]
+    return [p for p in parts if len(_WORD.findall(p.lower())) >= min_words]
+
+
+def keyword_text(plan: QueryPlan, text: str) -> str:
+    """``text`` without the outlet names and dates its sub-query already filters on."""
+    spans = sorted([(m.start, m.end) for m in plan.mentions] + [(d.start, d.end) for d in plan.dates])
+    if text != plan.question or not spans:
+        return text
+    out, pos = [], 0
+    for a, b in spans:
+        if a >= pos:
+            out.append(text[pos:a])
+            pos = b
+    out.append(text[pos:])
+    return " ".join("".join(out).split())
+
+
+def _merge(base: Filters | None, sources: tuple[str, ...], when: DateMention | None) -> Filters:
+    since, until = when.window() if when else (None, None)
+    if base is not None:
+        since = max(filter(None, (since, base.since)), default=None)
+        until = min(filter(None, (until, base.until)), default=None)
+        if base.source:
+            wanted = {s.lower() for s in base.source}
+            sources = tuple(s for s in sources if s.lower() in wanted)
+    if since and until and since > until:
+        since, until = until, since
+    return Filters(
+        source=list(sources) or None,
+        since=since,
+        until=until,
+        category=base.category if base else None,
+    )
+
+
+def analyze(
+    question: str,
+    outlets: OutletIndex,
+    filters: Filters | None = None,
+    words: frozenset[str] | None = None,
+) -> QueryPlan:
+    """Outlets and dates named in ``question`` -> sub-queries (one per outlet, and date).
+
+    ``words`` (every word of the corpus, lower-cased) enables the absent-name check.
+    """
+    mentions = outlets.find(question)
+    dates = find_dates(question)
+    plan = QueryPlan(
+        question,
+        mentions,
+        dates,
+        unknown_outlets=unknown_outlets(question, outlets, mentions),
+        absent_names=absent_names(question, mentions, words) if words else [],
+    )
+    seen: set[tuple[tuple[str, ...], DateMention | None]] = set()
+    for i, mention in enumerate(mentions):
+        if filters is not None and filters.source and not _merge(filters, mention.sources, None).source:
+            continue  # the caller's own outlet filter rules this outlet out
+        # A date belongs to the outlet named just before it ("the TechCrunch report ...
+        # published on October 6, 2023"), up to the next outlet mention.
+        stop = mentions[i + 1].start if i + 1 < len(mentions) else len(question)
+        own = [d for d in dates if mention.end <= d.start < stop] or [None]
+        for when in own:
+            key = (mention.sources, when)
+            if key in seen:
+                continue
+            seen.add(key)
+            plan.subqueries.append(SubQuery(question, _merge(filters, mention.sources, when)))
+    return plan
