@@ -211,8 +211,6 @@ def _stream_answer(events: Iterator[StreamEvent]) -> Answer:
     return final
 
 
-
-
 @app.command()
 def documents(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List ingested articles."""
@@ -390,3 +388,71 @@ def slack() -> None:
         console.print("[dim]Connecting to Slack over Socket Mode; Ctrl-C to stop.[/]")
         with suppress(KeyboardInterrupt):
             _run(lambda: run_socket_mode(engine, config))
+
+
+eval_app = typer.Typer(help="Measure retrieval and refusals on a public benchmark.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+_METRICS = ("hits@10", "hits@4", "mrr@10", "map@10", "evidence_recall@10", "refusal_accuracy",
+            "answered_rate", "latency_ms_p50", "latency_ms_p95")
+
+
+def print_eval(scores: dict[str, Any]) -> None:
+    table = Table(title=f"MultiHop-RAG retrieval ({scores['n_queries']} queries, top 10)")
+    table.add_column("type")
+    table.add_column("n", justify="right")
+    for name in _METRICS:
+        table.add_column(name, justify="right")
+    rows = [("all", scores)] + sorted(scores["by_type"].items())
+    for kind, row in rows:
+        cells = ["–" if row[m] is None else f"{row[m]:.{1 if 'latency' in m else 3}f}" for m in _METRICS]
+        table.add_row(kind, str(row["n_queries"]), *cells)
+    console.print(table)
+
+
+@eval_app.command("multihop")
+def eval_multihop(
+    corpus: Annotated[Path, typer.Option("--corpus", help="The benchmark's corpus.json.")],
+    queries: Annotated[Path, typer.Option("--queries", help="A queries file, e.g. queries-dev.json.")],
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Only the first N queries (null ones included).")
+    ] = None,
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="Index folder for the benchmark (reused when current).")
+    ] = Path("data-eval"),
+    skip_answers: Annotated[
+        bool, typer.Option("--skip-answers", help="Retrieval only: no refusal/answered figures.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the scores as JSON.")] = False,
+) -> None:
+    """MultiHop-RAG with the paper's protocol: Hits@10/@4, MRR@10, MAP@10, evidence recall, refusals."""
+    from rag.evaluate import run_multihop
+
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=as_json or not err.is_terminal,
+    ) as bar:
+        task = bar.add_task("Indexing the corpus", total=None)
+        result = _run(
+            lambda: run_multihop(
+                settings(),
+                corpus,
+                queries,
+                data_dir,
+                limit=limit,
+                answers=not skip_answers,
+                ingest_progress=lambda done, total, _: bar.update(task, completed=done, total=total),
+                progress=lambda done, total: bar.update(
+                    task, description="Running queries", completed=done, total=total
+                ),
+            )
+        )
+    if as_json:
+        sys.stdout.write(json.dumps(result.dump(), indent=2) + "\n")
+    else:
+        print_eval(result.dump())
