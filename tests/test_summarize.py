@@ -1,0 +1,210 @@
+"""Research summaries: what an analyst reading them relies on.
+
+Every key point and timeline entry is cited, every quote is the exact article text, the seed
+corpus yields the points its article makes, a topic the corpus lacks yields gaps instead of
+points, coverage spans several outlets when the corpus has them, and the CLI and HTTP API
+deliver the same summary as JSON, Markdown or HTML (bad input -> exit 2 / HTTP 400).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from rag.config import Settings
+from rag.embeddings import OnnxEmbedding
+from rag.engine import Engine
+from rag.errors import BadInput
+from rag.models import Filters
+from rag.report import render
+from rag.summarize import Summary
+from tests.api.conftest import serving
+from tests.conftest import MULTIHOP
+
+CHINA = "China's support for Russia's war"
+FTX = "the FTX trial of Sam Bankman-Fried"
+ABSENT = "the 2031 Mars landing"
+
+
+def assert_checkable(summary: Summary, engine: Engine) -> None:
+    """Every claim cites something, every number resolves, every quote is the article text."""
+    ids = {c.id for c in summary.citations}
+    assert [c.id for c in summary.citations] == list(range(1, len(ids) + 1))
+    for point in summary.key_points:
+        assert point.citations and set(point.citations) <= ids
+        assert all(s.citations for s in point.sentences)
+        assert point.support.articles >= 1
+    for event in summary.timeline:
+        assert event.citations and set(event.citations) <= ids
+    for c in summary.citations:
+        assert engine.document(c.document_id).text[c.start : c.end] == c.quote
+
+
+def test_seed_summary_lists_the_points_its_article_makes(seeded: Engine) -> None:
+    summary = seeded.summarize(CHINA)
+    assert_checkable(summary, seeded)
+    points = " ".join(p.text for p in summary.key_points).lower()
+    for fact in ("satellite imagery", "microelectronics", "machine tools", "optics", "missile fuels"):
+        assert fact in points
+    assert "space cooperation" in points
+    # The page's unrelated boilerplate stories are not summarised as points.
+    assert "moldova" not in points and "paris climate" not in points
+    assert [s.source for s in summary.sources] == ["Business Insider"]
+    assert summary.timeline and summary.timeline[0].date == date(2024, 4, 9)
+    # One article from one outlet: the summary says its evidence is thin instead of padding.
+    assert any("Only 1 article" in gap for gap in summary.gaps)
+
+
+def test_a_topic_the_corpus_lacks_gives_gaps_not_points(seeded: Engine) -> None:
+    summary = seeded.summarize(ABSENT)
+    assert summary.key_points == [] and summary.timeline == [] and summary.citations == []
+    assert summary.coverage.articles == 0
+    assert len(summary.gaps) == 1 and ABSENT in summary.gaps[0]
+    assert "no key points" in render(summary, "md") or "nothing" in render(summary, "md")
+
+
+def test_bad_topics_and_dates_are_refused(seeded: Engine) -> None:
+    with pytest.raises(BadInput, match="topic is empty"):
+        seeded.summarize("   ")
+    with pytest.raises(BadInput, match="after"):
+        seeded.summarize(CHINA, Filters(since=date(2024, 5, 1), until=date(2024, 1, 1)))
+
+
+def test_reports_render_every_point_and_escape_corpus_text(seeded: Engine) -> None:
+    summary = seeded.summarize(CHINA)
+    markdown, page = render(summary, "md"), render(summary, "html")
+    for point in summary.key_points:
+        assert point.sentences[0].text in markdown
+    assert "## Key points" in markdown and "## Timeline" in markdown and "## Sources" in markdown
+    assert page.startswith("<!doctype html>") and "<style>" in page
+    assert "<script" not in page and "<link" not in page  # self-contained, nothing to fetch
+    for c in summary.citations:
+        assert f'id="cite-{c.id}"' in page and f'href="#cite-{c.id}"' in page
+    assert Summary.model_validate_json(render(summary, "json")) == summary
+    # Corpus text is data: a hostile title cannot inject markup into the page.
+    hostile = summary.model_copy(
+        update={"sources": [summary.sources[0].model_copy(update={"title": "<script>alert(1)</script>"})]}
+    )
+    assert "<script>" not in render(hostile, "html") and "&lt;script&gt;" in render(hostile, "html")
+
+
+# --- several outlets: a slice of the MultiHop-RAG corpus ----------------------------------
+
+FTX_ARTICLES = [  # (outlet, published day) of trial coverage in MultiHop-RAG
+    ("TechCrunch", "2023-10-01"),
+    ("Fortune", "2023-10-04"),
+    ("The Verge", "2023-10-31"),
+    ("Cnbc | World Business News Leader", "2023-11-30"),
+]
+OTHER = 2  # unrelated articles, so retrieval has something to leave out
+
+
+def _head(text: str, chars: int = 2500) -> str:
+    """The article's first paragraphs (whole lines), enough to summarise and quick to embed."""
+    cut = text.rfind("\n", 0, chars)
+    return text[: cut if cut > 0 else chars]
+
+
+@pytest.fixture(scope="module")
+def multihop(tmp_path_factory: pytest.TempPathFactory, embed: OnnxEmbedding) -> Iterator[Engine]:
+    records = json.loads((MULTIHOP / "corpus.json").read_text())
+    chosen = [
+        r
+        for outlet, day in FTX_ARTICLES
+        for r in records
+        if r["source"] == outlet and r["published_at"].startswith(day) and "Bankman" in r["body"]
+    ][: len(FTX_ARTICLES)]
+    chosen += [r for r in records if "Bankman" not in r["body"] and "FTX" not in r["body"]][:OTHER]
+    folder = tmp_path_factory.mktemp("multihop")
+    corpus = folder / "slice.jsonl"
+    corpus.write_text("".join(json.dumps({**r, "body": _head(r["body"])}) + "\n" for r in chosen))
+    engine = Engine(Settings(data_dir=folder / "data"), embed=embed)
+    engine.ingest([corpus])
+    yield engine
+    engine.close()
+
+
+@pytest.mark.slow
+def test_summary_covers_several_outlets_with_a_dated_timeline(multihop: Engine) -> None:
+    summary = multihop.summarize(FTX)
+    assert_checkable(summary, multihop)
+    assert len(summary.key_points) >= 2
+    assert len({s.source for s in summary.sources}) >= 3
+    # Every cited article is trial coverage, none of the unrelated ones.
+    assert all("Bankman-Fried" in multihop.document(c.document_id).text for c in summary.citations)
+    days = [e.date for e in summary.timeline]
+    assert days == sorted(days) and len(days) >= 3
+    assert set(summary.coverage.by_month) <= {"2023-10", "2023-11"}
+    assert sum(summary.coverage.by_outlet.values()) == summary.coverage.articles
+    # Points are ordered by how widely they are supported.
+    support = [p.support.articles + p.support.outlets for p in summary.key_points]
+    assert support == sorted(support, reverse=True)
+    assert not any("Only" in gap for gap in summary.gaps)
+
+
+@pytest.mark.slow
+def test_filters_restrict_every_citation(multihop: Engine) -> None:
+    only = multihop.summarize(FTX, Filters(source=["TechCrunch"]))
+    assert only.citations and {c.source for c in only.citations} == {"TechCrunch"}
+    assert any("one outlet" in gap for gap in only.gaps)
+    november = multihop.summarize(FTX, Filters(since=date(2023, 11, 1)))
+    assert november.citations
+    assert all(c.published_at and c.published_at.date() >= date(2023, 11, 1) for c in november.citations)
+
+
+# --- transports ---------------------------------------------------------------------------
+
+
+def rag(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "rag", *args], cwd=cwd, capture_output=True, text=True, timeout=240
+    )
+
+
+@pytest.mark.slow
+def test_cli_writes_reports_and_rejects_bad_input(seeded: Engine, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    done = rag("summarize", CHINA, "--format", "html", "--out", str(page), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "satellite imagery" in page.read_text() and "Wrote" in done.stderr
+
+    as_json = rag("summarize", ABSENT, "--format", "json", cwd=tmp_path)
+    assert as_json.returncode == 0, as_json.stderr
+    assert Summary.model_validate_json(as_json.stdout).key_points == []
+
+    empty = rag("summarize", "  ", cwd=tmp_path)
+    assert empty.returncode == 2 and "topic is empty" in empty.stderr
+    backwards = rag("summarize", CHINA, "--since", "2024-05-01", "--until", "2024-01-01", cwd=tmp_path)
+    assert backwards.returncode == 2 and "after" in backwards.stderr
+    assert "Traceback" not in empty.stderr + backwards.stderr
+
+
+@pytest.mark.slow
+def test_http_summary_as_json_markdown_and_html(
+    seeded: Engine, settings: Settings, embed: OnnxEmbedding
+) -> None:
+    with serving(settings, embed) as running, running.client() as client:
+        reply = client.post("/v1/summaries", json={"topic": CHINA})
+        assert reply.status_code == 200, reply.text
+        summary = Summary.model_validate(reply.json())
+        assert_checkable(summary, seeded)
+        assert "satellite imagery" in " ".join(p.text for p in summary.key_points)
+
+        md = client.post("/v1/summaries", json={"topic": CHINA}, headers={"Accept": "text/markdown"})
+        assert md.headers["content-type"].startswith("text/markdown") and "## Key points" in md.text
+        page = client.post("/v1/summaries", json={"topic": CHINA}, headers={"Accept": "text/html"})
+        assert page.headers["content-type"].startswith("text/html") and "<!doctype html>" in page.text
+
+        scoped = client.post("/v1/summaries", json={"topic": CHINA, "source": ["Reuters"]})
+        assert scoped.status_code == 200 and scoped.json()["key_points"] == []
+
+        for body in ({"topic": ""}, {"topic": CHINA, "since": "2024-05-01", "until": "2024-01-01"}):
+            bad = client.post("/v1/summaries", json=body)
+            assert bad.status_code == 400, bad.text
+            assert bad.json()["error"]["message"]
