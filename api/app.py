@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse
 
 from api import errors
 from api.deps import require_api_key
+from api.limits import BodySizeLimit
 from api.metrics import Metrics, MetricsMiddleware
 from api.openai_compat import router as openai_router
 from api.routes import ask, chat, documents, health
@@ -57,20 +58,20 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         summary="Questions over news articles, answered with citations to exact article spans.",
         version="0.1.0",
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.metrics = metrics = Metrics()
     errors.install(app)
-    if settings.cors_origins:
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    if settings.cors_origins:  # outermost, so error responses carry CORS headers too
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["Authorization", "Content-Type", "Accept"],
         )
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     guarded = [Depends(require_api_key)]
     for router in (ask.router, chat.router, documents.router, openai_router):

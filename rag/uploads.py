@@ -42,12 +42,12 @@ def sanitize_filename(name: str) -> str:
     """A safe basename: no directories, ASCII letters/digits/._- only, no leading dot."""
     base = re.split(r"[\\/]", name or "")[-1]
     base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
-    base = _UNSAFE.sub("_", base).strip("._-")
     stem, dot, suffix = base.rpartition(".")
     if not dot:
         stem, suffix = base, ""
-    stem = stem[: MAX_NAME - len(suffix) - 1] or "upload"
-    return f"{stem}.{suffix.lower()}" if suffix else stem
+    suffix = _UNSAFE.sub("", suffix).lower()
+    stem = _UNSAFE.sub("_", stem).strip("._-")[: MAX_NAME - len(suffix) - 1] or "upload"
+    return f"{stem}.{suffix}" if suffix else stem
 
 
 def check_upload(name: str, data: bytes, max_bytes: int) -> str:

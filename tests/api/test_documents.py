@@ -1,0 +1,101 @@
+"""/v1/documents: multipart and JSON uploads (sanitised, capped, type-checked), list, read, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+
+from rag.engine import Engine
+from rag.models import Answer, Article, ArticleInfo, IngestReport
+from tests.api.conftest import Serve
+
+STORY = (
+    "Harbor Town opens floating solar farm\n"
+    "HARBOR NEWS: The town of Harbor opened a floating solar farm on its reservoir on Monday.\n"
+    "The array of 12,000 panels will supply about a fifth of the town's electricity, the mayor said.\n"
+)
+
+
+def upload(client: httpx.Client, *files: tuple[str, bytes]) -> httpx.Response:
+    return client.post("/v1/documents", files=[("files", (name, data)) for name, data in files])
+
+
+def test_an_uploaded_file_is_searchable_and_citable(fresh: httpx.Client) -> None:
+    r = upload(fresh, ("../../etc/solar farm?.txt", STORY.encode()))
+    assert r.status_code == 200, r.text
+    report = IngestReport.model_validate(r.json())
+    assert len(report.added) == 1
+    doc = Article.model_validate(fresh.get(f"/v1/documents/{report.added[0]}").json())
+    assert doc.title == "Harbor Town opens floating solar farm"
+    assert doc.origin.endswith("uploads/solar_farm.txt")  # no directories, no odd characters
+
+    answer = Answer.model_validate(
+        fresh.post("/v1/ask", json={"question": "How many panels does the floating solar farm have?"}).json()
+    )
+    assert any("12,000 panels" in c.quote and c.document_id == doc.id for c in answer.citations)
+    # Uploading the same name again updates the article instead of adding another.
+    again = IngestReport.model_validate(
+        upload(fresh, ("solar farm?.txt", (STORY + "More.\n").encode())).json()
+    )
+    assert again.updated == report.added and not again.added
+
+
+def test_json_document_round_trip(fresh: httpx.Client) -> None:
+    body = {
+        "title": "Council approves bike lanes",
+        "body": "The city council approved 40 kilometres of protected bike lanes on Tuesday.",
+        "source": "City Ledger",
+        "published_at": "2024-03-05",
+        "url": "https://ledger.example/bike-lanes",
+    }
+    report = IngestReport.model_validate(fresh.post("/v1/documents", json=body).json())
+    assert len(report.added) == 1
+    assert fresh.post("/v1/documents", json=body).json()["unchanged"] == report.added  # idempotent
+    listed = [ArticleInfo.model_validate(d) for d in fresh.get("/v1/documents").json()]
+    mine = next(d for d in listed if d.id == report.added[0])
+    assert (mine.source, mine.url, mine.published_at and mine.published_at.date().isoformat()) == (
+        "City Ledger",
+        "https://ledger.example/bike-lanes",
+        "2024-03-05",
+    )
+    assert fresh.delete(f"/v1/documents/{mine.id}").status_code == 204
+    assert fresh.get(f"/v1/documents/{mine.id}").status_code == 404
+    assert mine.id not in [d["id"] for d in fresh.get("/v1/documents").json()]
+    missing_body = fresh.post("/v1/documents", json={"title": "No body"})
+    assert missing_body.status_code == 422 and "body" in missing_body.json()["error"]["message"]
+
+
+def test_wrong_types_are_415(fresh: httpx.Client) -> None:
+    cases = [
+        upload(fresh, ("tool.exe", b"MZ\x90\x00binary")),
+        upload(fresh, ("fake.pdf", b"just text")),
+        upload(fresh, ("latin1.txt", "café".encode("latin-1"))),
+        fresh.post("/v1/documents", content=b"hello", headers={"content-type": "text/plain"}),
+    ]
+    for r in cases:
+        assert r.status_code == 415, r.text
+        assert r.json()["error"]["type"] == "unsupported_media_type"
+    assert "tool.exe" in cases[0].json()["error"]["message"]
+    before = fresh.get("/v1/documents").json()
+    assert upload(fresh, ("ok.txt", STORY.encode()), ("bad.exe", b"x")).status_code == 415
+    assert fresh.get("/v1/documents").json() == before  # nothing of a rejected batch is kept
+
+
+def test_size_limits_are_413(serve: Serve, seeded: Engine) -> None:
+    with serve(max_upload_bytes=2048, max_body_bytes=64 * 1024) as running, running.client() as c:
+        too_big_file = upload(c, ("big.txt", b"word " * 1000))
+        assert too_big_file.status_code == 413
+        assert too_big_file.json()["error"]["type"] == "payload_too_large"
+        assert "RAG_MAX_UPLOAD_BYTES" in too_big_file.json()["error"]["message"]
+        too_big_body = c.post("/v1/ask", json={"question": "x" * (70 * 1024)})
+        assert too_big_body.status_code == 413
+        assert too_big_body.json()["error"]["type"] == "payload_too_large"
+
+        def chunked() -> Iterator[bytes]:  # no Content-Length: the limit counts what arrives
+            for _ in range(70):
+                yield b"x" * 1024
+
+        streamed = c.post("/v1/documents", content=chunked(), headers={"content-type": "application/json"})
+        assert streamed.status_code == 413
+        assert streamed.json()["error"]["type"] == "payload_too_large"
