@@ -158,4 +158,4 @@ class Engine:
     # --- research summaries -------------------------------------------------------------
     def summarize(self, topic: str, filters: Filters | None = None) -> Summary:
         """Key points, timeline and sources on a topic, every claim citing an exact span."""
-        return Summarizer(self.retriever, self.embed, self.settings).summarize(topic, filters)
+        return Summarizer(self.retriever, self.embed, self.settings, self.llm).summarize(topic, filters)

@@ -26,6 +26,13 @@ from rag.report import render
 from rag.summarize import Summary
 from tests.api.conftest import serving
 from tests.conftest import MULTIHOP
+from tests.openai_server import (  # noqa: F401
+    OpenAIServer,
+    Reply,
+    openai_server_fixture,
+    passages_of,
+    prompt_of,
+)
 
 CHINA = "China's support for Russia's war"
 FTX = "the FTX trial of Sam Bankman-Fried"
@@ -92,6 +99,56 @@ def test_reports_render_every_point_and_escape_corpus_text(seeded: Engine) -> No
         update={"sources": [summary.sources[0].model_copy(update={"title": "<script>alert(1)</script>"})]}
     )
     assert "<script>" not in render(hostile, "html") and "&lt;script&gt;" in render(hostile, "html")
+
+
+# --- with an LLM (a local server speaking OpenAI's wire format) ---------------------------
+
+
+def llm_engine(seeded: Engine, server: OpenAIServer, embed: OnnxEmbedding) -> Engine:
+    settings = seeded.settings.model_copy(
+        update={"llm_base_url": server.url, "llm_model": "scripted", "llm_timeout": 2.0}
+    )
+    return Engine(settings, embed=embed)
+
+
+def test_llm_writes_each_point_and_the_checker_flags_what_it_invents(
+    seeded: Engine, openai_server: OpenAIServer, embed: OnnxEmbedding
+) -> None:
+    def model(request: dict[str, object]) -> Reply:
+        """Restates the first evidence sentence it was shown, then invents a claim."""
+        first = passages_of(request)[1]  # type: ignore[arg-type]
+        return Reply(f"{first} [1] Russia will land on Mars in 2031 with Chinese help [1].")
+
+    openai_server.reply = model
+    engine = llm_engine(seeded, openai_server, embed)
+    try:
+        summary = engine.summarize(CHINA)
+    finally:
+        engine.close()
+    assert summary.mode == "llm" and not summary.degraded
+    assert len(openai_server.requests) == len(summary.key_points) >= 2
+    assert CHINA in prompt_of(openai_server.requests[0])
+    assert_checkable(summary, seeded)
+    for point in summary.key_points:
+        restated, invented = point.sentences
+        assert restated.supported and restated.citations
+        assert not invented.supported and "Mars" in invented.text
+    assert "unsupported" in render(summary, "md") and 'class="unsupported"' in render(summary, "html")
+
+
+def test_a_failing_llm_degrades_to_quoted_points(
+    seeded: Engine, openai_server: OpenAIServer, embed: OnnxEmbedding
+) -> None:
+    openai_server.reply = Reply(status=500)
+    engine = llm_engine(seeded, openai_server, embed)
+    try:
+        summary = engine.summarize(CHINA)
+    finally:
+        engine.close()
+    assert summary.degraded and "500" in (summary.degraded_reason or "")
+    assert summary.mode == "extractive" and len(openai_server.requests) == 1  # not retried per point
+    assert "satellite imagery" in " ".join(p.text for p in summary.key_points)
+    assert_checkable(summary, seeded)
 
 
 # --- several outlets: a slice of the MultiHop-RAG corpus ----------------------------------
