@@ -19,6 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -27,7 +28,7 @@ from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_r
 from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
 
-from api.slack_render import FEEDBACK_ACTIONS, RATING_EMOJI, render_answer, render_notice
+from api.slack_render import FEEDBACK_ACTIONS, RATING_EMOJI, escape, render_answer, render_notice
 from rag.config import Settings
 from rag.engine import Engine
 from rag.errors import BadInput, NotFound, RagError
@@ -36,7 +37,8 @@ from rag.models import Answer
 
 log = logging.getLogger(__name__)
 
-USAGE = "Ask me about the news corpus, e.g. `/ask What is China providing Russia?`"
+HINT = "Ask me about the news corpus, e.g. “What is China providing Russia?”"
+USAGE = "Usage: `/ask <question>`, e.g. `/ask What is China providing Russia?`"
 # Message subtypes that are a person writing; edits, joins, bot posts etc. are not questions.
 HUMAN_SUBTYPES = {None, "thread_broadcast", "file_share"}
 RATINGS: dict[str, Rating] = {action: rating for rating, action in FEEDBACK_ACTIONS.items()}
@@ -93,12 +95,28 @@ class RecentEvents:
 
 
 class SlackBot:
-    """Turns Slack events into engine calls and answers into Slack messages."""
+    """Turns Slack events into engine calls and answers into Slack messages.
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    Listeners only acknowledge and hand the answering to ``workers``: bolt acks commands and
+    button clicks from its own thread pool, which must never be busy answering when a new
+    request needs its ack within Slack's 3 seconds. Two workers keep two CPU cores busy
+    without starving the server thread that sends the acks.
+    """
+
+    def __init__(self, engine: Engine, settings: Settings, workers: int = 2) -> None:
         self.engine = engine
         self.settings = settings
         self.feedback = FeedbackStore(settings)
+        self.workers = ThreadPoolExecutor(workers, thread_name_prefix="slack-answer")
+
+    def _later(self, fn: Callable[..., None], *args: Any) -> None:
+        def run() -> None:
+            try:
+                fn(*args)
+            except Exception:  # a failed post to Slack; nobody else would see it
+                log.exception("delivering a Slack answer failed")
+
+        self.workers.submit(run)
 
     def _answer(self, question: str, conversation_id: str | None) -> Answer:
         if conversation_id is None:
@@ -112,13 +130,13 @@ class SlackBot:
         try:
             answer = self._answer(question, conversation_id)
         except BadInput as exc:
-            return render_notice(f"{exc}")
+            return render_notice(str(exc))
         except RagError as exc:
             return render_notice(f":warning: {exc}")
         except Exception:
             log.exception("answering a Slack question failed")
             return render_notice(":warning: Something went wrong while answering; please try again.")
-        feedback_id = self.feedback.remember(answer, f"slack:{channel}", conversation_id)
+        feedback_id = self.feedback.remember(answer, f"slack:{channel}", conversation_id, question)
         return render_answer(answer, feedback_id)
 
     # --- listeners --------------------------------------------------------------------
@@ -127,7 +145,8 @@ class SlackBot:
             return
         channel = event["channel"]
         thread_ts = event.get("thread_ts") or event["ts"]
-        self._post(client, channel, thread_ts, plain_text(event.get("text", ""), context.get("bot_user_id")))
+        question = plain_text(event.get("text", ""), context.get("bot_user_id"))
+        self._later(self._post, client, channel, thread_ts, question)
 
     def on_message(self, event: dict[str, Any], client: WebClient, context: dict[str, Any]) -> None:
         if (
@@ -137,11 +156,11 @@ class SlackBot:
         ):
             return
         question = plain_text(event.get("text", ""), context.get("bot_user_id"))
-        self._post(client, event["channel"], event.get("thread_ts"), question)
+        self._later(self._post, client, event["channel"], event.get("thread_ts"), question)
 
     def _post(self, client: WebClient, channel: str, thread_ts: str | None, question: str) -> None:
         if not question:
-            text, blocks = render_notice(USAGE.replace("/ask", "@mention me:"))
+            text, blocks = render_notice(HINT)
         else:
             # The thread is the conversation; a DM's top level is one running conversation.
             key = f"slack:{channel}:{thread_ts or 'top'}"
@@ -154,8 +173,11 @@ class SlackBot:
             ack(response_type="ephemeral", text=USAGE)
             return
         # Slack wants the acknowledgement within 3 s; the answer follows via response_url.
-        ack(response_type="ephemeral", text=f"Searching the corpus for “{question}”…")
-        text, blocks = self.reply(question, command.get("channel_id", "?"), None)
+        ack(response_type="ephemeral", text=f"Searching the corpus for “{escape(question)}”…")
+        self._later(self._respond, question, command.get("channel_id", "?"), respond)
+
+    def _respond(self, question: str, channel: str, respond: Respond) -> None:
+        text, blocks = self.reply(question, channel, None)
         respond(
             text=text,
             blocks=blocks,

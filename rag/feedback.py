@@ -72,8 +72,17 @@ class FeedbackStore:
             db.row_factory = sqlite3.Row
             yield db
 
-    def remember(self, answer: Answer, channel: str, conversation_id: str | None = None) -> str:
-        """Store a delivered answer; returns the id its feedback buttons carry."""
+    def remember(
+        self,
+        answer: Answer,
+        channel: str,
+        conversation_id: str | None = None,
+        question: str | None = None,
+    ) -> str:
+        """Store a delivered answer; returns the id its feedback buttons carry.
+
+        ``question`` is what the user wrote (a follow-up's answer carries the rewritten one).
+        """
         answer_id = uuid.uuid4().hex
         with self._db() as db:
             db.execute(
@@ -83,7 +92,7 @@ class FeedbackStore:
                     _now(),
                     channel,
                     conversation_id,
-                    answer.question or "",
+                    question or answer.question or "",
                     answer.model_dump_json(),
                 ),
             )

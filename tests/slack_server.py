@@ -37,6 +37,7 @@ class Call:
     method: str  # "chat.postMessage", ... or "response_url"
     args: dict[str, Any]
     path: str
+    at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
 @dataclass
