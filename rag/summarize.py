@@ -507,6 +507,7 @@ def _missing_words(topic: str, evidence: list[Evidence]) -> list[str]:
         found |= content_terms(ev.cand.text)
     missing = []
     for word in _WORD.findall(topic):
+        word = re.sub(r"['’]s$", "", word)
         stems = content_terms(word)
         if stems and not stems & found and word not in missing:
             missing.append(word)
