@@ -214,7 +214,7 @@ class Summarizer:
         kept = []
         for c in cands:
             c.coverage = len(topic_terms & content_terms(c.text)) / len(topic_terms) if topic_terms else 1.0
-            if c.coverage > 0 and len(c.text.split()) <= MAX_WORDS and not _QUESTION.search(c.text):
+            if c.coverage > 0 and len(c.text.split()) <= MAX_WORDS and _STATEMENT.search(c.text):
                 kept.append(c)
         kept.sort(key=lambda c: len(c.text))
         if not kept:
@@ -496,7 +496,9 @@ _TEMPORAL = re.compile(
     r"september|october|november|december|jan\.|feb\.|aug\.|sept?\.|oct\.|nov\.|dec\.)",
     re.IGNORECASE,
 )
-_QUESTION = re.compile(r"\?[\"'”’)]*$")
+# A claim ends like a sentence; questions, headlines and photo captions without a full stop
+# state nothing a point can rest on.
+_STATEMENT = re.compile(r"[.!][\"'”’)]*$")
 _WORD = re.compile(r"[A-Za-z0-9][\w'’-]*")
 
 
