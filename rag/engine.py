@@ -17,7 +17,7 @@ from rag.config import Settings
 from rag.conversations import ChatReply, ConversationStore, new_id
 from rag.embeddings import OnnxEmbedding
 from rag.errors import BadInput
-from rag.ingest import Ingestor, Progress
+from rag.ingest import Ingestor, Progress, index_signature
 from rag.llm import LLMClient
 from rag.models import Answer, Article, ArticleInfo, Filters, IngestReport, Passage, StreamEvent
 from rag.retrieve import Retriever
@@ -43,13 +43,15 @@ class Engine:
         # Loading the model takes ~0.5 s; tests and benchmarks share one between engines.
         self.embed = embed or OnnxEmbedding(self.settings.embed_model, self.settings.embed_batch_size)
         self.store = Store(self.settings)
+        if self.settings.chroma_url:  # a replica over a shared Chroma server
+            self.store.restore_catalog(index_signature(self.store, self.embed))
         self.retriever = Retriever(self.store, self.embed)
         # One openai client per engine; None when answers are extractive only.
         use_llm = self.settings.llm_configured and self.settings.answerer != "extractive"
         self.llm = LLMClient(self.settings) if use_llm else None
         self.answerer = Answerer(self.embed, self.settings, self.llm)
         self.conversations = ConversationStore(self.store.data_dir)
-        self.condenser = Condenser()
+        self.condenser = Condenser(self.llm)
         # One ingest at a time per engine: concurrent uploads would interleave repair markers.
         self._ingest_lock = threading.Lock()
 
@@ -134,11 +136,10 @@ class Engine:
         The turn is stored once its final answer has been produced.
         """
         message = clean_question(message)
+        history: list[Exchange] = []
         if conversation_id is None:
-            conversation_id, history = new_id(), []
-        elif create and not self.conversations.exists(conversation_id):
-            history = []
-        else:
+            conversation_id = new_id()
+        elif self.conversations.exists(conversation_id) or not create:
             turns = self.conversations.get(conversation_id).turns  # raises NotFound
             history = [Exchange(t.message, t.question, t.answer.answer) for t in turns]
         question = self.condenser.condense(message, history)

@@ -242,6 +242,11 @@ class Store:
                         "source_key": source_key(article.source),
                         "published_ts": _ts(article.published_at),
                         "category": (article.category or "").lower(),
+                        # The rest lets another replica rebuild its catalog from a Chroma server.
+                        "author": article.author or "",
+                        "url": article.url or "",
+                        "origin": article.origin,
+                        "published_at": article.published_at.isoformat() if article.published_at else "",
                     }
                 )
         with self._lock:
@@ -346,6 +351,64 @@ class Store:
                     )
             return len(orphans)
 
+    def restore_catalog(self, signature: str) -> int:
+        """Rebuild an empty catalog (and BM25) from the chunks on a Chroma server.
+
+        For a replica pointed at a server another process filled. Each article's text is
+        reassembled from its chunks at their offsets (gaps between chunks held only whitespace
+        and become spaces), so citation offsets stay exact. Returns the articles restored.
+        """
+        with self._lock:
+            total = self.collection.count()
+            if self.count_articles() or not total:
+                return 0
+            by_doc: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
+            for offset in range(0, total, 5000):
+                page = self.collection.get(include=["documents", "metadatas"], limit=5000, offset=offset)
+                for cid, text, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
+                    by_doc.setdefault(str(meta["document_id"]), []).append((cid, text, dict(meta)))
+            with self.db:
+                for doc_id, parts in by_doc.items():
+                    self._restore_article(doc_id, sorted(parts, key=lambda p: int(p[2]["start"])))
+                self._bump()
+            self.set_meta("signature", signature)
+            self._bm25 = self.rebuild_bm25()
+            log.info("restored %d articles from the Chroma server", len(by_doc))
+            return len(by_doc)
+
+    def _restore_article(self, doc_id: str, parts: list[tuple[str, str, dict[str, Any]]]) -> None:
+        meta = parts[0][2]
+        chars = [" "] * max(int(m["end"]) for _, _, m in parts)
+        for _, text, m in parts:
+            chars[int(m["start"]) : int(m["end"])] = text
+        published = meta.get("published_at") or (
+            datetime.fromtimestamp(int(meta["published_ts"])).isoformat()
+            if int(meta.get("published_ts", -1)) >= 0
+            else None
+        )
+        origin = str(meta.get("origin") or f"chroma:{doc_id}")
+        self.db.execute(
+            "INSERT INTO articles VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                doc_id,
+                f"chroma:{origin}",
+                origin,
+                meta.get("title") or "",
+                meta.get("source") or None,
+                meta.get("author") or None,
+                published,
+                meta.get("url") or None,
+                meta.get("category") or None,
+                "".join(chars),
+                "",  # unknown hash: a later ingest of the same file re-embeds it
+                len(parts),
+            ),
+        )
+        self.db.executemany(
+            'INSERT INTO chunks (id, document_id, ordinal, start, "end", text) VALUES (?,?,?,?,?,?)',
+            [(cid, doc_id, i, int(m["start"]), int(m["end"]), t) for i, (cid, t, m) in enumerate(parts)],
+        )
+
     # --- reading ----------------------------------------------------------------------
     def _info(self, row: sqlite3.Row) -> dict[str, Any]:
         return {
@@ -415,11 +478,11 @@ class Store:
     def dense_search(
         self, vector: np.ndarray, k: int, filters: Filters | None = None
     ) -> list[tuple[str, float]]:
-        count = self.collection.count()
-        if count == 0:
-            return []
         where = self._where(filters)
         try:
+            count = self.collection.count()
+            if count == 0:
+                return []
             res = self.collection.query(
                 query_embeddings=[vector.tolist()],
                 n_results=min(k, count),
