@@ -15,32 +15,29 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from rag.errors import BadInput
 
 
-class Article(BaseModel):
-    """One story with its metadata; ``text`` is exactly what offsets point into."""
+class ArticleMeta(BaseModel):
+    """What is known about an article besides its text."""
 
     id: str
     title: str
-    text: str
     source: str | None = None
     author: str | None = None
     published_at: datetime | None = None
     url: str | None = None
     category: str | None = None
     origin: str = Field(description="File (and record/story) the article came from.")
+
+
+class Article(ArticleMeta):
+    """One story with its metadata; ``text`` is exactly what offsets point into."""
+
+    text: str
     content_hash: str = ""
 
 
-class ArticleInfo(BaseModel):
+class ArticleInfo(ArticleMeta):
     """An article's metadata without its text, for listings."""
 
-    id: str
-    title: str
-    source: str | None = None
-    author: str | None = None
-    published_at: datetime | None = None
-    url: str | None = None
-    category: str | None = None
-    origin: str
     chars: int
     chunks: int
 
