@@ -219,7 +219,7 @@ def build_app(engine: Engine, settings: Settings, socket_mode: bool = False) -> 
         request_verification_enabled=not socket_mode,
         # No network call at start-up; bolt runs auth.test on the first event instead.
         token_verification_enabled=False,
-        # Ack first, answer afterwards in bolt's worker threads (Slack allows 3 s to ack).
+        # Ack first (Slack allows 3 s); the listeners hand the answering to SlackBot.workers.
         process_before_response=False,
         logger=log,
     )
