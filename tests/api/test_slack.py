@@ -9,13 +9,10 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,18 +20,17 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-import uvicorn
 import yaml
-from fastapi import FastAPI
 from typer.testing import CliRunner
 
-from api.slack import mount_slack, plain_text
+from api.slack import plain_text
 from api.slack_render import BLOCK_LIMIT, TEXT_LIMIT, render_answer
 from rag.cli import app as cli
 from rag.config import Settings
 from rag.embeddings import OnnxEmbedding
 from rag.engine import Engine
 from rag.models import Answer, Citation, Sentence
+from tests.api.conftest import serving
 from tests.conftest import ROOT, SEED
 from tests.slack_server import BOT_ID, BOT_USER_ID, TEAM_ID, SlackServer, running_slack
 
@@ -42,24 +38,6 @@ SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TOKEN = "xoxb-0000-test-token"
 QUESTION = "What is China providing Russia?"
 NUMBER = re.compile(r"\[(\d+)\]")
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """Run ``app`` with uvicorn on a free loopback port; yields its base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(5)
-        sock.close()
 
 
 def sign(body: str, timestamp: int | None = None, secret: str = SECRET) -> dict[str, str]:
@@ -109,23 +87,23 @@ class Bot:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, embed: OnnxEmbedding) -> Iterator[Bot]:
-    """One engine (seed article ingested), Slack stand-in and server for the module's tests."""
+    """The whole app (``create_app`` mounts the bot when the signing secret is set) over the
+    seed article, with the Slack stand-in, shared by the module's tests."""
     data_dir = tmp_path_factory.mktemp("slack") / "data"
-    with pytest.MonkeyPatch.context() as env:
+    with pytest.MonkeyPatch.context() as env, running_slack(TOKEN) as slack:
         for key in [k for k in os.environ if k.startswith(("RAG_", "OPENAI_", "SLACK_"))]:
             env.delenv(key)
         settings = Settings(
-            data_dir=data_dir, slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url="x"
+            data_dir=data_dir,
+            slack_bot_token=TOKEN,
+            slack_signing_secret=SECRET,
+            slack_api_url=slack.api_url,
         )
-        engine = Engine(settings, embed=embed)
-        engine.ingest([SEED])
-        with running_slack(TOKEN) as slack:
-            settings = settings.model_copy(update={"slack_api_url": slack.api_url})
-            app = FastAPI()
-            mount_slack(app, engine, settings)
-            with serving(app) as url:
-                yield Bot(url, slack, engine, settings)
-        engine.close()
+        seeding = Engine(settings, embed=embed)
+        seeding.ingest([SEED])
+        seeding.close()
+        with serving(settings, embed) as running:
+            yield Bot(running.url, slack, running.engine, settings)
 
 
 @pytest.fixture
@@ -235,15 +213,15 @@ def test_ask_command_acks_at_once_and_answers_via_response_url(bot: Bot) -> None
 
 
 @pytest.mark.slow
-def test_ask_answers_can_be_visible_to_the_channel(bot: Bot) -> None:
-    app = FastAPI()
-    mount_slack(app, bot.engine, bot.settings.model_copy(update={"slack_ask_visibility": "in_channel"}))
-    with serving(app) as url:
-        public = Bot(url, bot.slack, bot.engine, bot.settings)
-        r = public.form({"command": "/ask", "text": QUESTION, "user_id": "U1", "channel_id": "C1",
-                         "team_id": TEAM_ID, "response_url": bot.slack.response_url("ask3"),
-                         "trigger_id": "1"})
+def test_ask_answers_can_be_visible_to_the_channel(bot: Bot, embed: OnnxEmbedding) -> None:
+    with serving(bot.settings.model_copy(update={"slack_ask_visibility": "in_channel"}), embed) as running:
+        public = Bot(running.url, bot.slack, running.engine, bot.settings)
+        # Slack escapes what the user typed; the echo in the ack must stay escaped.
+        r = public.form({"command": "/ask", "text": f"{QUESTION} &lt;!channel&gt;", "user_id": "U1",
+                         "channel_id": "C1", "team_id": TEAM_ID,
+                         "response_url": bot.slack.response_url("ask3"), "trigger_id": "1"})
         assert r.status_code == 200 and r.json()["response_type"] == "ephemeral"
+        assert "&lt;!channel&gt;" in r.json()["text"] and "<!channel>" not in r.json()["text"]
         (delivered,) = bot.slack.wait_for("response_url")
     assert delivered.args["response_type"] == "in_channel"
 
