@@ -9,6 +9,7 @@ deliver the same summary as JSON, Markdown or HTML (bad input -> exit 2 / HTTP 4
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,7 +17,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from rag.cli import app
 from rag.config import Settings
 from rag.embeddings import OnnxEmbedding
 from rag.engine import Engine
@@ -25,7 +28,7 @@ from rag.models import Filters
 from rag.report import render
 from rag.summarize import Summary
 from tests.api.conftest import serving
-from tests.conftest import MULTIHOP
+from tests.conftest import MULTIHOP, SEED
 from tests.openai_server import (  # noqa: F401
     OpenAIServer,
     Reply,
@@ -37,6 +40,25 @@ from tests.openai_server import (  # noqa: F401
 CHINA = "China's support for Russia's war"
 FTX = "the FTX trial of Sam Bankman-Fried"
 ABSENT = "the 2031 Mars landing"
+
+
+@pytest.fixture(scope="module")
+def seed_data(tmp_path_factory: pytest.TempPathFactory, embed: OnnxEmbedding) -> Path:
+    """The seed corpus indexed once for the module; tests only read it."""
+    folder = tmp_path_factory.mktemp("seed")
+    (folder / "corpus").mkdir()
+    shutil.copy(SEED, folder / "corpus" / SEED.name)
+    engine = Engine(Settings(data_dir=folder / "data"), embed=embed)
+    engine.ingest([folder / "corpus"])
+    engine.close()
+    return folder / "data"
+
+
+@pytest.fixture
+def seed(seed_data: Path, embed: OnnxEmbedding) -> Iterator[Engine]:
+    engine = Engine(Settings(data_dir=seed_data), embed=embed)
+    yield engine
+    engine.close()
 
 
 def assert_checkable(summary: Summary, engine: Engine) -> None:
@@ -53,9 +75,9 @@ def assert_checkable(summary: Summary, engine: Engine) -> None:
         assert engine.document(c.document_id).text[c.start : c.end] == c.quote
 
 
-def test_seed_summary_lists_the_points_its_article_makes(seeded: Engine) -> None:
-    summary = seeded.summarize(CHINA)
-    assert_checkable(summary, seeded)
+def test_seed_summary_lists_the_points_its_article_makes(seed: Engine) -> None:
+    summary = seed.summarize(CHINA)
+    assert_checkable(summary, seed)
     points = " ".join(p.text for p in summary.key_points).lower()
     for fact in ("satellite imagery", "microelectronics", "machine tools", "optics", "missile fuels"):
         assert fact in points
@@ -68,23 +90,23 @@ def test_seed_summary_lists_the_points_its_article_makes(seeded: Engine) -> None
     assert any("Only 1 article" in gap for gap in summary.gaps)
 
 
-def test_a_topic_the_corpus_lacks_gives_gaps_not_points(seeded: Engine) -> None:
-    summary = seeded.summarize(ABSENT)
+def test_a_topic_the_corpus_lacks_gives_gaps_not_points(seed: Engine) -> None:
+    summary = seed.summarize(ABSENT)
     assert summary.key_points == [] and summary.timeline == [] and summary.citations == []
     assert summary.coverage.articles == 0
     assert len(summary.gaps) == 1 and ABSENT in summary.gaps[0]
     assert "no key points" in render(summary, "md") or "nothing" in render(summary, "md")
 
 
-def test_bad_topics_and_dates_are_refused(seeded: Engine) -> None:
+def test_bad_topics_and_dates_are_refused(seed: Engine) -> None:
     with pytest.raises(BadInput, match="topic is empty"):
-        seeded.summarize("   ")
+        seed.summarize("   ")
     with pytest.raises(BadInput, match="after"):
-        seeded.summarize(CHINA, Filters(since=date(2024, 5, 1), until=date(2024, 1, 1)))
+        seed.summarize(CHINA, Filters(since=date(2024, 5, 1), until=date(2024, 1, 1)))
 
 
-def test_reports_render_every_point_and_escape_corpus_text(seeded: Engine) -> None:
-    summary = seeded.summarize(CHINA)
+def test_reports_render_every_point_and_escape_corpus_text(seed: Engine) -> None:
+    summary = seed.summarize(CHINA)
     markdown, page = render(summary, "md"), render(summary, "html")
     for point in summary.key_points:
         assert point.sentences[0].text in markdown
@@ -104,15 +126,15 @@ def test_reports_render_every_point_and_escape_corpus_text(seeded: Engine) -> No
 # --- with an LLM (a local server speaking OpenAI's wire format) ---------------------------
 
 
-def llm_engine(seeded: Engine, server: OpenAIServer, embed: OnnxEmbedding) -> Engine:
-    settings = seeded.settings.model_copy(
+def llm_engine(seed: Engine, server: OpenAIServer, embed: OnnxEmbedding) -> Engine:
+    settings = seed.settings.model_copy(
         update={"llm_base_url": server.url, "llm_model": "scripted", "llm_timeout": 2.0}
     )
     return Engine(settings, embed=embed)
 
 
 def test_llm_writes_each_point_and_the_checker_flags_what_it_invents(
-    seeded: Engine, openai_server: OpenAIServer, embed: OnnxEmbedding
+    seed: Engine, openai_server: OpenAIServer, embed: OnnxEmbedding
 ) -> None:
     def model(request: dict[str, object]) -> Reply:
         """Restates the first evidence sentence it was shown, then invents a claim."""
@@ -120,7 +142,7 @@ def test_llm_writes_each_point_and_the_checker_flags_what_it_invents(
         return Reply(f"{first} [1] Russia will land on Mars in 2031 with Chinese help [1].")
 
     openai_server.reply = model
-    engine = llm_engine(seeded, openai_server, embed)
+    engine = llm_engine(seed, openai_server, embed)
     try:
         summary = engine.summarize(CHINA)
     finally:
@@ -128,7 +150,7 @@ def test_llm_writes_each_point_and_the_checker_flags_what_it_invents(
     assert summary.mode == "llm" and not summary.degraded
     assert len(openai_server.requests) == len(summary.key_points) >= 2
     assert CHINA in prompt_of(openai_server.requests[0])
-    assert_checkable(summary, seeded)
+    assert_checkable(summary, seed)
     for point in summary.key_points:
         restated, invented = point.sentences
         assert restated.supported and restated.citations
@@ -137,10 +159,10 @@ def test_llm_writes_each_point_and_the_checker_flags_what_it_invents(
 
 
 def test_a_failing_llm_degrades_to_quoted_points(
-    seeded: Engine, openai_server: OpenAIServer, embed: OnnxEmbedding
+    seed: Engine, openai_server: OpenAIServer, embed: OnnxEmbedding
 ) -> None:
     openai_server.reply = Reply(status=500)
-    engine = llm_engine(seeded, openai_server, embed)
+    engine = llm_engine(seed, openai_server, embed)
     try:
         summary = engine.summarize(CHINA)
     finally:
@@ -148,7 +170,7 @@ def test_a_failing_llm_degrades_to_quoted_points(
     assert summary.degraded and "500" in (summary.degraded_reason or "")
     assert summary.mode == "extractive" and len(openai_server.requests) == 1  # not retried per point
     assert "satellite imagery" in " ".join(p.text for p in summary.key_points)
-    assert_checkable(summary, seeded)
+    assert_checkable(summary, seed)
 
 
 # --- several outlets: a slice of the MultiHop-RAG corpus ----------------------------------
@@ -218,39 +240,43 @@ def test_filters_restrict_every_citation(multihop: Engine) -> None:
 # --- transports ---------------------------------------------------------------------------
 
 
-def rag(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "rag", *args], cwd=cwd, capture_output=True, text=True, timeout=240
-    )
-
-
 @pytest.mark.slow
-def test_cli_writes_reports_and_rejects_bad_input(seeded: Engine, tmp_path: Path) -> None:
+def test_cli_writes_an_html_report(seed_data: Path, tmp_path: Path) -> None:
     page = tmp_path / "report.html"
-    done = rag("summarize", CHINA, "--format", "html", "--out", str(page), cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "rag", "--data-dir", str(seed_data), "summarize", CHINA]
+        + ["--format", "html", "--out", str(page)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert done.returncode == 0, done.stderr
     assert "satellite imagery" in page.read_text() and "Wrote" in done.stderr
 
-    as_json = rag("summarize", ABSENT, "--format", "json", cwd=tmp_path)
-    assert as_json.returncode == 0, as_json.stderr
+
+def test_cli_prints_json_and_rejects_bad_input(seed_data: Path) -> None:
+    runner = CliRunner()
+    as_json = runner.invoke(app, ["--data-dir", str(seed_data), "summarize", ABSENT, "--format", "json"])
+    assert as_json.exit_code == 0, as_json.output
     assert Summary.model_validate_json(as_json.stdout).key_points == []
 
-    empty = rag("summarize", "  ", cwd=tmp_path)
-    assert empty.returncode == 2 and "topic is empty" in empty.stderr
-    backwards = rag("summarize", CHINA, "--since", "2024-05-01", "--until", "2024-01-01", cwd=tmp_path)
-    assert backwards.returncode == 2 and "after" in backwards.stderr
-    assert "Traceback" not in empty.stderr + backwards.stderr
+    empty = runner.invoke(app, ["--data-dir", str(seed_data), "summarize", "  "])
+    assert empty.exit_code == 2 and "topic is empty" in empty.stderr
+    backwards = runner.invoke(
+        app,
+        ["--data-dir", str(seed_data), "summarize", CHINA, "--since", "2024-05-01", "--until", "2024-01-01"],
+    )
+    assert backwards.exit_code == 2 and "after" in backwards.stderr
+    assert empty.exception is None or isinstance(empty.exception, SystemExit)
 
 
 @pytest.mark.slow
-def test_http_summary_as_json_markdown_and_html(
-    seeded: Engine, settings: Settings, embed: OnnxEmbedding
-) -> None:
-    with serving(settings, embed) as running, running.client() as client:
+def test_http_summary_as_json_markdown_and_html(seed: Engine, embed: OnnxEmbedding) -> None:
+    with serving(seed.settings, embed) as running, running.client() as client:
         reply = client.post("/v1/summaries", json={"topic": CHINA})
         assert reply.status_code == 200, reply.text
         summary = Summary.model_validate(reply.json())
-        assert_checkable(summary, seeded)
+        assert_checkable(summary, seed)
         assert "satellite imagery" in " ".join(p.text for p in summary.key_points)
 
         md = client.post("/v1/summaries", json={"topic": CHINA}, headers={"Accept": "text/markdown"})
