@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
+import sqlite3
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -70,28 +70,28 @@ def plain_text(text: str, bot_user_id: str | None = None) -> str:
     return " ".join(text.split())
 
 
-class RecentEvents:
-    """Event ids seen in the last hour: Slack re-delivers an event (X-Slack-Retry-Num) when
-    our acknowledgement was slow or lost, at most three times within minutes; a re-delivery
-    must not answer twice. In-process memory suffices for one server process."""
+class DeliveredEvents:
+    """Event ids already taken: Slack re-delivers an event (``X-Slack-Retry-Num``) when our
+    acknowledgement was slow or lost, up to three times within minutes, and a re-delivery must
+    not be answered twice. Kept in SQLite (``<data>/slack.sqlite3``) so that every server
+    process (``rag serve --workers N``) and a restarted one agree; an hour of ids is kept."""
 
-    def __init__(self, ttl_s: float = 3600.0, limit: int = 10_000) -> None:
+    def __init__(self, settings: Settings, ttl_s: float = 3600.0) -> None:
+        data_dir = settings.resolved_data_dir()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = data_dir / "slack.sqlite3"
         self.ttl_s = ttl_s
-        self.limit = limit
-        self._seen: OrderedDict[str, float] = OrderedDict()
-        self._lock = threading.Lock()
+        with self._db() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, seen_at REAL NOT NULL)")
+
+    def _db(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=10)
 
     def first_time(self, event_id: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            while self._seen and (
-                len(self._seen) >= self.limit or next(iter(self._seen.values())) < now - self.ttl_s
-            ):
-                self._seen.popitem(last=False)
-            if event_id in self._seen:
-                return False
-            self._seen[event_id] = now
-            return True
+        now = time.time()
+        with closing(self._db()) as db, db:
+            db.execute("DELETE FROM events WHERE seen_at < ?", (now - self.ttl_s,))
+            return db.execute("INSERT OR IGNORE INTO events VALUES (?, ?)", (event_id, now)).rowcount == 1
 
 
 class SlackBot:
@@ -224,12 +224,12 @@ def build_app(engine: Engine, settings: Settings, socket_mode: bool = False) -> 
         logger=log,
     )
     bot = SlackBot(engine, settings)
-    recent = RecentEvents()
+    delivered = DeliveredEvents(settings)
 
     @bolt.middleware
     def skip_redelivered(body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:
         event_id = body.get("event_id")
-        if event_id and not recent.first_time(event_id):
+        if event_id and not delivered.first_time(event_id):
             return BoltResponse(status=200, body="")
         next()
         return None

@@ -267,13 +267,18 @@ def test_url_verification_challenge(bot: Bot) -> None:
 
 
 @pytest.mark.slow
-def test_a_redelivered_event_is_not_answered_twice(bot: Bot) -> None:
+def test_a_redelivered_event_is_not_answered_twice(bot: Bot, embed: OnnxEmbedding) -> None:
     event = mention(f"<@{BOT_USER_ID}> {QUESTION}", "1700000500.000100")
     assert bot.event(event, "Ev040").status_code == 200
     retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
     assert bot.event(event, "Ev040", retry).status_code == 200
-    bot.slack.wait_for("chat.postMessage")
-    settle()
+    # Another server process over the same data (a restart, or `rag serve --workers 2`).
+    with serving(bot.settings, embed) as other:
+        retry["X-Slack-Retry-Num"] = "2"
+        restarted = Bot(other.url, bot.slack, other.engine, bot.settings)
+        assert restarted.event(event, "Ev040", retry).status_code == 200
+        bot.slack.wait_for("chat.postMessage")
+        settle()
     assert len(bot.slack.of("chat.postMessage")) == 1
 
 
