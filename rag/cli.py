@@ -363,11 +363,12 @@ def feedback(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")
         sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in records], indent=2) + "\n")
         return
     table = Table(title=f"{len(records)} ratings")
-    for col in ("when", "rating", "user", "where", "question", "answer"):
+    table.add_column("when (UTC)", no_wrap=True)
+    for col in ("rating", "user", "where", "question", "answer"):
         table.add_column(col)
     for r in records:
         table.add_row(
-            r.created_at.isoformat(timespec="minutes"),
+            r.created_at.strftime("%Y-%m-%d %H:%M"),
             "👍" if r.rating == "up" else "👎",
             r.user,
             r.channel,
