@@ -20,6 +20,7 @@ from llama_index.core import Document
 from llama_index.core.ingestion import IngestionPipeline
 from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import MetadataMode, TextNode
+from llama_index.core.utils import get_tokenizer
 
 from rag.documents import SkipFile, content_hash, discover, file_hash, iter_files, load_bytes
 from rag.embeddings import OnnxEmbedding
@@ -68,13 +69,25 @@ class Ingestor:
         )
         self.pipeline = IngestionPipeline(transformations=[self.splitter, self.embed])
         self.signature = index_signature(store, embed)
+        self.tokenizer = get_tokenizer()  # the one SentenceSplitter counts tokens with
+
+    def _fit(self, text: str, share: int) -> str:
+        """``text`` cut to 1/``share`` of the chunk size in tokens.
+
+        The splitter counts metadata against the chunk size and fails outright when it does
+        not fit, so a pathological title (or outlet) is shortened for embedding purposes.
+        """
+        budget = self.store.settings.chunk_size // share
+        while text and len(self.tokenizer(text)) > budget:
+            text = text[: len(text) * 3 // 4]
+        return text
 
     def chunk_and_embed(self, articles: Sequence[Article]) -> tuple[list[list[Chunk]], np.ndarray]:
         docs = [
             Document(
                 id_=a.id,
                 text=a.text,
-                metadata={"title": a.title, "source": a.source or ""},
+                metadata={"title": self._fit(a.title, 4), "source": self._fit(a.source or "", 8)},
                 excluded_llm_metadata_keys=["title", "source"],
             )
             for a in articles

@@ -546,16 +546,18 @@ class Store:
             ids, texts, sources, published, categories = self._chunk_table()
             retriever = None
             index = BM25Index(ids, None, sources, published, categories)
-            if ids:
+            tokens = index.tokenize(texts) if ids else None
+            if tokens is not None and tokens.vocab:  # chunks without one word (emoji) index nothing
                 retriever = bm25s.BM25()
-                retriever.index(index.tokenize(texts), show_progress=False)
+                retriever.index(tokens, show_progress=False)
             index.retriever = retriever
             tmp = self.data_dir / "bm25.tmp"
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
             if retriever is not None:
                 retriever.save(str(tmp))
-            (tmp / "chunks.json").write_text(json.dumps({"generation": gen, "ids": ids}))
+            manifest = {"generation": gen, "ids": ids, "indexed": retriever is not None}
+            (tmp / "chunks.json").write_text(json.dumps(manifest))
             shutil.rmtree(self.bm25_dir, ignore_errors=True)
             tmp.rename(self.bm25_dir)
             index.generation = gen  # type: ignore[attr-defined]
@@ -571,7 +573,7 @@ class Store:
         ids, _texts, sources, published, categories = self._chunk_table()
         if ids != info["ids"]:
             return None
-        retriever = bm25s.BM25.load(str(self.bm25_dir)) if ids else None
+        retriever = bm25s.BM25.load(str(self.bm25_dir)) if info.get("indexed", bool(ids)) else None
         index = BM25Index(ids, retriever, sources, published, categories)
         index.generation = gen  # type: ignore[attr-defined]
         return index
