@@ -2,7 +2,8 @@
 
 - ``app_mention`` in a channel -> the answer in the mention's thread; the thread is the
   conversation (``slack:{channel}:{thread_ts}``), so a later mention there is a follow-up.
-- a direct message -> the answer in the DM (in the thread when the user wrote in one).
+- a direct message -> the answer in the DM (in the thread when the user wrote in one); a
+  reply in the thread of a question or of its answer is a follow-up.
 - ``/ask <question>`` -> acknowledged at once, the answer delivered through ``response_url``.
 - 👍 / 👎 buttons under every answer -> ``rag.feedback.FeedbackStore``.
 
@@ -70,19 +71,28 @@ def plain_text(text: str, bot_user_id: str | None = None) -> str:
     return " ".join(text.split())
 
 
-class DeliveredEvents:
-    """Event ids already taken: Slack re-delivers an event (``X-Slack-Retry-Num``) when our
-    acknowledgement was slow or lost, up to three times within minutes, and a re-delivery must
-    not be answered twice. Kept in SQLite (``<data>/slack.sqlite3``) so that every server
-    process (``rag serve --workers N``) and a restarted one agree; an hour of ids is kept."""
+class Ledger:
+    """What the bot must remember across requests, restarts and server processes, in SQLite
+    (``<data>/slack.sqlite3``), so that ``rag serve --workers N`` behaves like one process:
+
+    - event ids already taken: Slack re-delivers an event (``X-Slack-Retry-Num``) when our
+      acknowledgement was slow or lost, up to three times within minutes, and a re-delivery
+      must not be answered twice (an hour of ids is kept);
+    - which conversation a top-level DM answer belongs to: a user who replies in the thread of
+      that answer continues the conversation its question started.
+    """
 
     def __init__(self, settings: Settings, ttl_s: float = 3600.0) -> None:
         data_dir = settings.resolved_data_dir()
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / "slack.sqlite3"
         self.ttl_s = ttl_s
-        with self._db() as db:
+        with closing(self._db()) as db, db:
             db.execute("CREATE TABLE IF NOT EXISTS events (id TEXT PRIMARY KEY, seen_at REAL NOT NULL)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS threads (channel TEXT NOT NULL, ts TEXT NOT NULL, "
+                "conversation_id TEXT NOT NULL, PRIMARY KEY (channel, ts))"
+            )
 
     def _db(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=10)
@@ -92,6 +102,18 @@ class DeliveredEvents:
         with closing(self._db()) as db, db:
             db.execute("DELETE FROM events WHERE seen_at < ?", (now - self.ttl_s,))
             return db.execute("INSERT OR IGNORE INTO events VALUES (?, ?)", (event_id, now)).rowcount == 1
+
+    def link(self, channel: str, ts: str, conversation_id: str) -> None:
+        with closing(self._db()) as db, db:
+            db.execute("INSERT OR REPLACE INTO threads VALUES (?, ?, ?)", (channel, ts, conversation_id))
+
+    def conversation(self, channel: str, thread_ts: str) -> str:
+        """The conversation of a thread: its root's own, or the one its root answer was in."""
+        with closing(self._db()) as db:
+            row = db.execute(
+                "SELECT conversation_id FROM threads WHERE channel=? AND ts=?", (channel, thread_ts)
+            ).fetchone()
+        return row[0] if row else f"slack:{channel}:{thread_ts}"
 
 
 class SlackBot:
@@ -107,6 +129,7 @@ class SlackBot:
         self.engine = engine
         self.settings = settings
         self.feedback = FeedbackStore(settings)
+        self.ledger = Ledger(settings)
         self.workers = ThreadPoolExecutor(workers, thread_name_prefix="slack-answer")
 
     def _later(self, fn: Callable[..., None], *args: Any) -> None:
@@ -143,10 +166,10 @@ class SlackBot:
     def on_mention(self, event: dict[str, Any], client: WebClient, context: dict[str, Any]) -> None:
         if event.get("bot_id"):
             return
-        channel = event["channel"]
-        thread_ts = event.get("thread_ts") or event["ts"]
+        # Answered in the mention's thread, which is the conversation.
+        channel, thread_ts = event["channel"], event.get("thread_ts") or event["ts"]
         question = plain_text(event.get("text", ""), context.get("bot_user_id"))
-        self._later(self._post, client, channel, thread_ts, question)
+        self._later(self._post, client, channel, thread_ts, question, f"slack:{channel}:{thread_ts}")
 
     def on_message(self, event: dict[str, Any], client: WebClient, context: dict[str, Any]) -> None:
         if (
@@ -155,17 +178,20 @@ class SlackBot:
             or event.get("subtype") not in HUMAN_SUBTYPES
         ):
             return
+        channel, thread_ts = event["channel"], event.get("thread_ts")
         question = plain_text(event.get("text", ""), context.get("bot_user_id"))
-        self._later(self._post, client, event["channel"], event.get("thread_ts"), question)
+        # A top-level DM starts a conversation (answered at the top level); a thread reply
+        # continues the conversation of the thread's root, the user's question or our answer.
+        key = self.ledger.conversation(channel, thread_ts or event["ts"])
+        self._later(self._post, client, channel, thread_ts, question, key)
 
-    def _post(self, client: WebClient, channel: str, thread_ts: str | None, question: str) -> None:
-        if not question:
-            text, blocks = render_notice(HINT)
-        else:
-            # The thread is the conversation; a DM's top level is one running conversation.
-            key = f"slack:{channel}:{thread_ts or 'top'}"
-            text, blocks = self.reply(question, channel, key)
-        client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks)
+    def _post(
+        self, client: WebClient, channel: str, thread_ts: str | None, question: str, key: str
+    ) -> None:
+        text, blocks = self.reply(question, channel, key) if question else render_notice(HINT)
+        posted = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks)
+        if thread_ts is None:
+            self.ledger.link(channel, posted["ts"], key)
 
     def on_ask(self, ack: Ack, command: dict[str, Any], respond: Respond) -> None:
         question = plain_text(command.get("text", ""))
@@ -224,12 +250,11 @@ def build_app(engine: Engine, settings: Settings, socket_mode: bool = False) -> 
         logger=log,
     )
     bot = SlackBot(engine, settings)
-    delivered = DeliveredEvents(settings)
 
     @bolt.middleware
     def skip_redelivered(body: dict[str, Any], next: Callable[[], None]) -> BoltResponse | None:
         event_id = body.get("event_id")
-        if event_id and not delivered.first_time(event_id):
+        if event_id and not bot.ledger.first_time(event_id):
             return BoltResponse(status=200, body="")
         next()
         return None

@@ -37,6 +37,7 @@ class Call:
     method: str  # "chat.postMessage", ... or "response_url"
     args: dict[str, Any]
     path: str
+    reply: dict[str, Any] = field(default_factory=dict)  # what the stand-in answered
     at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
@@ -161,7 +162,7 @@ def _handler(server: SlackServer) -> type[BaseHTTPRequestHandler]:
                 reply: dict[str, Any] = {"ok": False, "error": "invalid_auth"}
             else:
                 reply = server.answer(method, args)
-            server.record(Call(method, args, self.path))
+            server.record(Call(method, args, self.path, reply))
             self._send(200, json.dumps(reply).encode(), "application/json; charset=utf-8")
 
     return Handler

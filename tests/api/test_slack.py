@@ -181,11 +181,15 @@ def test_direct_messages_are_answered_in_the_dm(bot: Bot) -> None:
     assert top.args["channel"] == "D0000001"
     assert top.args.get("thread_ts") is None  # a top-level DM gets a top-level answer
 
-    bot.event({**dm, "text": "and what about Starlink?", "ts": "1700000302.000100",
-               "thread_ts": "1700000300.000100"}, "Ev021")
+    # The user replies in the thread of the bot's answer: a threaded follow-up.
+    answer_ts = top.reply["ts"]
+    bot.event({**dm, "text": "and when was that?", "ts": "1700000302.000100", "thread_ts": answer_ts},
+              "Ev021")
     _, threaded = bot.slack.wait_for("chat.postMessage", 2)
-    assert threaded.args["channel"] == "D0000001"
-    assert threaded.args["thread_ts"] == "1700000300.000100"
+    assert threaded.args["channel"] == "D0000001" and threaded.args["thread_ts"] == answer_ts
+    turns = bot.engine.conversations.get("slack:D0000001:1700000300.000100").turns
+    assert [t.message for t in turns] == [QUESTION, "and when was that?"]
+    assert "China" in turns[1].question and not turns[1].answer.refused
 
 
 @pytest.mark.slow
