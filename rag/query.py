@@ -80,9 +80,8 @@ class DateMention:
 
 @dataclass(frozen=True)
 class SubQuery:
-    """Retrieve with ``text`` inside ``filters``: the evidence one named outlet holds."""
+    """Search the question (``keyword_text``) inside ``filters``: what one named outlet holds."""
 
-    text: str
     filters: Filters
 
 
@@ -165,7 +164,11 @@ def find_dates(text: str) -> list[DateMention]:
         except (ValueError, OverflowError):
             continue
         before = text[max(0, m.start() - 30) : m.start()]
-        relation: Relation = "before" if _BEFORE.search(before) else "after" if _AFTER.search(before) else "on"
+        relation: Relation = "on"
+        if _BEFORE.search(before):
+            relation = "before"
+        elif _AFTER.search(before):
+            relation = "after"
         out.append(DateMention(m.start(), m.end(), day, relation))
     return out
 
@@ -189,34 +192,22 @@ def unknown_outlets(text: str, outlets: OutletIndex, mentions: list[Mention]) ->
 
 def absent_names(text: str, mentions: list[Mention], words: frozenset[str]) -> list[str]:
     """Proper names in ``text`` with a word the corpus never uses (outlet mentions aside)."""
-    for m in mentions:
-        text = text[: m.start] + " " * (m.end - m.start) + text[m.end :]
-    out = []
+    for mention in mentions:
+        text = text[: mention.start] + " " * (mention.end - mention.start) + text[mention.end :]
+    out: list[str] = []
     for m in _PROPER.finditer(text):
-        tokens = [t for t in _WORD.findall(m.group(1).lower()) if t != "s"]
-        if any(t not in words for t in tokens) and m.group(1) not in out:
-            out.append(m.group(1))
+        name = m.group(1)
+        tokens = [t for t in _WORD.findall(name.lower()) if t != "s"]
+        if any(t not in words for t in tokens) and name not in out:
+            out.append(name)
     return out
 
 
-_CLAUSE_BREAK = re.compile(
-    r"\s*(?:[,;:?]\s*(?:and|but|while|whereas|or)?\b|\b(?:while|whereas|and (?:is|was|has|had|also|the)|"
-    r"compared to|in contrast to|and then|and did|and does)\b)\s*",
-    re.I,
-)
-
-
-def clauses(text: str, min_words: int = 4) -> list[str]:
-    """The question cut at clause boundaries; each clause usually paraphrases one fact."""
-    parts = [p.strip() for p in _CLAUSE_BREAK.split(text) if p and p.strip()]
-    return [p for p in parts if len(_WORD.findall(p.lower())) >= min_words]
-
-
-def keyword_text(plan: QueryPlan, text: str) -> str:
-    """``text`` without the outlet names and dates its sub-query already filters on."""
+def keyword_text(plan: QueryPlan) -> str:
+    """The question without the outlet names and dates that sub-queries filter on instead
+    (measured: matching them as words as well only adds noise)."""
     spans = sorted([(m.start, m.end) for m in plan.mentions] + [(d.start, d.end) for d in plan.dates])
-    if text != plan.question or not spans:
-        return text
+    text = plan.question
     out, pos = [], 0
     for a, b in spans:
         if a >= pos:
@@ -270,11 +261,12 @@ def analyze(
         # A date belongs to the outlet named just before it ("the TechCrunch report ...
         # published on October 6, 2023"), up to the next outlet mention.
         stop = mentions[i + 1].start if i + 1 < len(mentions) else len(question)
-        own = [d for d in dates if mention.end <= d.start < stop] or [None]
+        own: list[DateMention | None] = [d for d in dates if mention.end <= d.start < stop] or [None]
         for when in own:
             key = (mention.sources, when)
             if key in seen:
                 continue
             seen.add(key)
-            plan.subqueries.append(SubQuery(question, _merge(filters, mention.sources, when)))
+            plan.subqueries.append(SubQuery(_merge(filters, mention.sources, when)))
     return plan
+

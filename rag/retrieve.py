@@ -12,15 +12,17 @@ from __future__ import annotations
 import re
 import threading
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import bm25s.stopwords
 import numpy as np
+import Stemmer
 
 from rag.embeddings import OnnxEmbedding
 from rag.errors import BadInput, NothingIndexed
 from rag.models import Filters, Passage
-from rag.query import OutletIndex, QueryPlan, analyze, clauses, keyword_text
-from rag.store import Store
+from rag.query import OutletIndex, QueryPlan, analyze, keyword_text
+from rag.store import BM25Index, Store
 
 RRF_K = 60  # the constant from Cormack et al. (2009); damps the weight of the very top ranks
 # Fusion weights, measured on the MultiHop-RAG dev split (benchmarks/retrieval.py).
@@ -28,12 +30,12 @@ DENSE_WEIGHT = 1.0
 BM25_WEIGHT = 1.0
 SUBQUERY_WEIGHT = 1.0
 USE_SUBQUERIES = True
-LEADERS = 1
+LEADERS = 2
 LEADER_ORDER = "sub"
-CLEAN_SUB = False
-CLAUSES = False
 
 _WORD = re.compile(r"[a-z0-9]+")
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+_STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN)
 
 
 def rrf(rankings: list[list[tuple[str, float]]], weights: list[float] | None = None) -> dict[str, float]:
@@ -46,26 +48,22 @@ def rrf(rankings: list[list[tuple[str, float]]], weights: list[float] | None = N
     return fused
 
 
-def diversify(passages: list[Passage], k: int, max_per_article: int) -> list[Passage]:
-    """Keep rank order but allow at most ``max_per_article`` passages per article."""
-    taken: dict[str, int] = defaultdict(int)
-    out: list[Passage] = []
-    for p in passages:
-        if taken[p.document_id] < max_per_article:
-            taken[p.document_id] += 1
-            out.append(p)
-            if len(out) == k:
-                break
-    return out
+def keyword_tokens(text: str, stemmer: Stemmer.Stemmer) -> list[str]:
+    """The words BM25 indexed for ``text``: bm25s' own tokenisation (regex, English stopwords,
+    Snowball stems), inlined because ``bm25s.tokenize`` costs ~3 ms a call in progress-bar setup."""
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in _STOPWORDS]
+    return list(stemmer.stemWords(words)) if words else []
 
 
 @dataclass
 class Catalog:
-    """What question analysis needs to know about the corpus, rebuilt when it changes."""
+    """What retrieval knows about the corpus beyond the indexes, rebuilt when it changes."""
 
     generation: int
     outlets: OutletIndex
     words: frozenset[str]
+    document_of: dict[str, str]  # chunk id -> article id
+    masks: dict[str, np.ndarray | None] = field(default_factory=dict)
 
 
 class Retriever:
@@ -73,6 +71,7 @@ class Retriever:
         self.store = store
         self.embed = embed
         self.candidates = candidates
+        self.stemmer = Stemmer.Stemmer("english")
         self._catalog: Catalog | None = None
         self._lock = threading.Lock()
 
@@ -83,7 +82,8 @@ class Retriever:
                 words: set[str] = set()
                 for (text,) in self.store.db.execute("SELECT title || ' ' || text FROM articles"):
                     words.update(_WORD.findall(text.lower()))
-                self._catalog = Catalog(gen, OutletIndex(self.store.sources()), frozenset(words))
+                chunks = dict(self.store.db.execute("SELECT id, document_id FROM chunks").fetchall())
+                self._catalog = Catalog(gen, OutletIndex(self.store.sources()), frozenset(words), chunks)
             return self._catalog
 
     def plan(self, query: str, filters: Filters | None = None) -> QueryPlan:
@@ -91,8 +91,11 @@ class Retriever:
         catalog = self.catalog()
         return analyze(query, catalog.outlets, filters, catalog.words)
 
-    def _ranked(self, text: str, vector: np.ndarray, n: int, filters: Filters | None) -> list[list[tuple[str, float]]]:
-        return [self.store.dense_search(vector, n, filters), self.store.bm25().search(text, n, filters)]
+    def _mask(self, bm25: BM25Index, catalog: Catalog, filters: Filters | None) -> np.ndarray | None:
+        key = filters.model_dump_json() if filters is not None else ""
+        if key not in catalog.masks:
+            catalog.masks[key] = bm25.mask(filters)
+        return catalog.masks[key]
 
     def search(
         self,
@@ -109,41 +112,71 @@ class Retriever:
         if self.store.count_articles() == 0:
             raise NothingIndexed()
         n = max(self.candidates, 4 * k)
-        plan = self.plan(query, filters) if USE_SUBQUERIES else QueryPlan(query)
-        subs = [(keyword_text(plan, s.text) if CLEAN_SUB else s.text, s.filters) for s in plan.subqueries]
-        if CLAUSES:
-            named = sorted({src for m in plan.mentions for src in m.sources})
-            scope = Filters(
-                source=named or (filters.source if filters else None),
-                since=filters.since if filters else None,
-                until=filters.until if filters else None,
-                category=filters.category if filters else None,
-            )
-            subs += [(c, scope) for c in clauses(keyword_text(plan, query))]
-        texts = [query] + [t for t, _ in subs]
-        unique = list(dict.fromkeys(texts))
+        catalog = self.catalog()
+        bm25 = self.store.bm25()
+        plan = analyze(query, catalog.outlets, filters, catalog.words) if USE_SUBQUERIES else QueryPlan(query)
+        sub_text = keyword_text(plan)
+        searches = [(query, filters)] + [(sub_text, s.filters) for s in plan.subqueries]
+        unique = list(dict.fromkeys(text for text, _ in searches))
         vectors = dict(zip(unique, self.embed.embed_batch(unique), strict=True))
-        lists = self._ranked(query, vectors[query], n, filters)
-        weights = [DENSE_WEIGHT, BM25_WEIGHT]
-        sub_lists = []
-        for text, sub_filters in subs:
-            ranked = self._ranked(text, vectors[text], n, sub_filters)
-            sub_lists.append(ranked)
-            lists.extend(ranked)
-            weights.extend([SUBQUERY_WEIGHT * DENSE_WEIGHT, SUBQUERY_WEIGHT * BM25_WEIGHT])
-        fused = rrf(lists, weights)
+        keyword_scores = {text: self._keyword_scores(bm25, text) for text in unique}
+        ranked: list[list[list[tuple[str, float]]]] = []
+        for text, where in searches:
+            mask = self._mask(bm25, catalog, where)
+            ranked.append(
+                [
+                    self.store.dense_search(vectors[text], n, where),
+                    _top(bm25.chunk_ids, keyword_scores[text], mask, n),
+                ]
+            )
+        pair = [DENSE_WEIGHT, BM25_WEIGHT]
+        fused = rrf(
+            [r for lists in ranked for r in lists],
+            pair + [SUBQUERY_WEIGHT * w for _ in ranked[1:] for w in pair],
+        )
         order = [cid for cid, _ in sorted(fused.items(), key=lambda kv: -kv[1])]
         if LEADERS:
             # Each named outlet's best passages first, so a multi-hop question sees every source.
             leaders: list[str] = []
+            per_sub = [sorted(rrf(lists, pair).items(), key=lambda kv: -kv[1]) for lists in ranked[1:]]
             for depth in range(LEADERS):
-                for ranked in sub_lists:
-                    best = sorted(rrf(ranked, [DENSE_WEIGHT, BM25_WEIGHT]).items(), key=lambda kv: -kv[1])
-                    if len(best) > depth:
-                        leaders.append(best[depth][0])
+                leaders.extend(best[depth][0] for best in per_sub if len(best) > depth)
             lead = list(dict.fromkeys(leaders))
             if LEADER_ORDER == "fused":
                 lead.sort(key=lambda c: -fused[c])
-            order = lead + [c for c in order if c not in set(lead)]
-        passages = self.store.passages([(cid, fused[cid]) for cid in order[: n * 2]])
-        return diversify(passages, k, max_per_article)
+            taken = set(lead)
+            order = lead + [c for c in order if c not in taken]
+        chosen = _diversify_ids(order, catalog.document_of, k, max_per_article)
+        return self.store.passages([(cid, round(fused[cid], 6)) for cid in chosen])
+
+    def _keyword_scores(self, bm25: BM25Index, text: str) -> np.ndarray:
+        vocab = bm25.retriever.vocab_dict if bm25.retriever is not None else {}
+        words = [w for w in keyword_tokens(text, self.stemmer) if w in vocab]
+        if not words or bm25.retriever is None:
+            return np.zeros(len(bm25.chunk_ids), dtype=np.float32)
+        return np.asarray(bm25.retriever.get_scores(words), dtype=np.float32)
+
+
+def _top(ids: list[str], scores: np.ndarray, mask: np.ndarray | None, n: int) -> list[tuple[str, float]]:
+    if mask is not None:
+        scores = np.where(mask, scores, 0.0)
+    if not len(scores):
+        return []
+    n = min(n, len(scores))
+    top = np.argpartition(-scores, n - 1)[:n]
+    top = top[np.argsort(-scores[top])]
+    return [(ids[i], float(scores[i])) for i in top if scores[i] > 0]
+
+
+def _diversify_ids(order: list[str], document_of: dict[str, str], k: int, max_per_article: int) -> list[str]:
+    """Keep rank order but allow at most ``max_per_article`` chunks per article."""
+    taken: dict[str, int] = defaultdict(int)
+    out: list[str] = []
+    for cid in order:
+        doc = document_of.get(cid)
+        if doc is not None and taken[doc] < max_per_article:
+            taken[doc] += 1
+            out.append(cid)
+            if len(out) == k:
+                break
+    return out

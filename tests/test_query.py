@@ -1,0 +1,82 @@
+"""Question analysis: outlets and dates named in a question become filtered sub-queries."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from rag.models import Filters
+from rag.query import OutletIndex, analyze, keyword_text
+
+SOURCES = [
+    "TechCrunch",
+    "The Verge",
+    "The Age",
+    "Sporting News",
+    "Cnbc | World Business News Leader",
+    "FOX News - Health",
+    "FOX News - Lifestyle",
+    "CBSSports.com",
+    "The New York Times",
+]
+OUTLETS = OutletIndex(SOURCES)
+WORDS = frozenset("the chip maker nvidia said apple sold phones bloomberg quarter".split())
+
+
+def named(question: str) -> list[tuple[str, ...]]:
+    return [m.sources for m in OUTLETS.find(question)]
+
+
+def test_outlets_by_name_alias_and_capitalisation() -> None:
+    assert named("Did TechCrunch and the 'Sporting News' article agree?") == [
+        ("TechCrunch",),
+        ("Sporting News",),
+    ]
+    # Short forms of long outlet names, and one name standing for several sections.
+    assert named("a CNBC report and a Fox News story") == [
+        ("Cnbc | World Business News Leader",),
+        ("FOX News - Health", "FOX News - Lifestyle"),
+    ]
+    assert named("as CBSSports reported, and a New York Times piece") == [
+        ("CBSSports.com",),
+        ("The New York Times",),
+    ]
+    # Ordinary words are not outlets: "the age of AI" is not The Age.
+    assert named("In the age of AI, is the verge of collapse near?") == []
+
+
+def test_each_outlet_and_its_date_is_a_sub_query() -> None:
+    plan = analyze(
+        "Did the TechCrunch report published on October 6, 2023 and the TechCrunch report "
+        "published on Oct 7, 2023 agree with The Verge before November 1, 2023?",
+        OUTLETS,
+    )
+    assert [(d.day, d.relation) for d in plan.dates] == [
+        (date(2023, 10, 6), "on"),
+        (date(2023, 10, 7), "on"),
+        (date(2023, 11, 1), "before"),
+    ]
+    subs = [(s.filters.source, s.filters.since, s.filters.until) for s in plan.subqueries]
+    assert subs == [
+        (["TechCrunch"], date(2023, 10, 5), date(2023, 10, 7)),  # a day of slack either way
+        (["TechCrunch"], date(2023, 10, 6), date(2023, 10, 8)),
+        (["The Verge"], None, date(2023, 11, 2)),
+    ]
+    assert "TechCrunch" not in keyword_text(plan) and "2023" not in keyword_text(plan)
+
+
+def test_caller_filters_narrow_sub_queries() -> None:
+    question = "Do TechCrunch and The Verge agree?"
+    plan = analyze(question, OUTLETS, Filters(source="the verge", since="2023-10-01"))
+    assert [(s.filters.source, s.filters.since) for s in plan.subqueries] == [
+        (["The Verge"], date(2023, 10, 1))
+    ]
+
+
+def test_unanswerable_signals() -> None:
+    unknown = analyze("What did a Bloomberg article and TechCrunch say about Nvidia?", OUTLETS, words=WORDS)
+    assert unknown.unknown_outlets == ["Bloomberg"]
+    assert "Bloomberg" in (unknown.unanswerable() or "")
+    absent = analyze("Which phones did Zorblax Quintero sell, as The Verge said?", OUTLETS, words=WORDS)
+    assert absent.absent_names == ["Zorblax Quintero"]
+    fine = analyze("Which phones did Apple sell last quarter, according to The Verge?", OUTLETS, words=WORDS)
+    assert fine.unanswerable() is None
