@@ -34,7 +34,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=180.0, help="Seconds allowed per LLM answer.")
     parser.add_argument("--out", type=Path, help="Write each answer as a JSON line here.")
+    parser.add_argument("--report", type=Path, help="Only print the figures of an earlier --out file.")
     args = parser.parse_args()
+    if args.report:
+        report([json.loads(line) for line in args.report.read_text().splitlines() if line.strip()])
+        return
 
     settings = Settings(data_dir=args.data_dir, answerer="llm", llm_timeout=args.timeout)
     engine = Engine(settings)
