@@ -189,7 +189,11 @@ class SlackBot:
         self, client: WebClient, channel: str, thread_ts: str | None, question: str, key: str
     ) -> None:
         text, blocks = self.reply(question, channel, key) if question else render_notice(HINT)
-        posted = client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text, blocks=blocks)
+        # No unfurling: every source link would unfold into a preview card under the answer.
+        posted = client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, text=text, blocks=blocks, unfurl_links=False,
+            unfurl_media=False,
+        )
         if thread_ts is None:
             self.ledger.link(channel, posted["ts"], key)
 
@@ -209,6 +213,8 @@ class SlackBot:
             blocks=blocks,
             response_type=self.settings.slack_ask_visibility,
             replace_original=False,
+            unfurl_links=False,
+            unfurl_media=False,
         )
 
     def on_feedback(self, ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:

@@ -152,6 +152,7 @@ def test_mention_is_answered_in_its_thread_with_matching_sources(bot: Bot) -> No
     for quote in re.findall(r"“(.+?)”", sources):
         assert quote.replace("&amp;", "&") in article
     assert {b["type"] for b in blocks} >= {"section", "context", "actions"}
+    assert post.args["unfurl_links"] is False  # no preview card per source link
     settle()
     assert len(bot.slack.of("chat.postMessage")) == 1
 
