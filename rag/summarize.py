@@ -6,7 +6,8 @@ Pipeline (extractive, no LLM needed):
    search again with sub-aspects drawn from the most relevant, mutually different sentences
    found, so coverage goes beyond the topic's top chunks.
 2. Score every sentence of the evidence against the topic (embedding similarity + share of the
-   topic's content words) and keep the relevant ones.
+   topic's content words) and keep the relevant ones, from articles whose relevant sentences
+   name most of the topic's words (one shared word is a coincidence, not coverage).
 3. Key points: cluster the relevant sentences (average linkage over their embeddings), rank
    clusters by how many articles and outlets back them, and write each point from its most
    representative sentences, each citing its exact article span; near-identical sentences from
@@ -260,7 +261,7 @@ class Summarizer:
             more = self.retriever.search(aspect.cand.text, ASPECT_K, filters, max_per_article=1)
             evidence.extend(e for e in self._score(topic_vec, terms, fresh(more)) if self._relevant(e))
         evidence.sort(key=lambda e: -e.relevance)
-        return evidence
+        return _on_topic(evidence, terms)
 
     # --- 3: key points ------------------------------------------------------------------
     @staticmethod
@@ -445,6 +446,17 @@ class Summarizer:
         if not summary.timeline:
             gaps.append("None of the articles found is dated, so there is no timeline.")
         return gaps
+
+
+def _on_topic(evidence: list[Evidence], terms: set[str]) -> list[Evidence]:
+    """The evidence of articles whose relevant sentences, together, name most of the topic's
+    words. One shared word is not a topic: "Mars said" (a person) is not about "the 2031 Mars
+    landing", nor is "landing at No. 1" about "the Moon landing"."""
+    named: dict[str, set[str]] = defaultdict(set)
+    for ev in evidence:
+        named[ev.doc] |= terms & content_terms(ev.cand.text)
+    enough = len(terms) // 2 + 1
+    return [ev for ev in evidence if len(named[ev.doc]) >= min(enough, len(terms))]
 
 
 def _diverse(evidence: list[Evidence], n: int) -> list[Evidence]:
