@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from api.deps import EngineDep, MetricsDep, SettingsDep
 
@@ -16,6 +16,7 @@ class LLMStatus(BaseModel):
     configured: bool
     model: str | None = None
     base_url: str | None = None
+    down: str | None = Field(None, description="Why answers are extractive for now, if they are.")
 
 
 class Readiness(BaseModel):
@@ -39,6 +40,8 @@ async def readyz(engine: EngineDep, settings: SettingsDep) -> JSONResponse:
     llm = LLMStatus(configured=settings.llm_configured)
     if settings.llm_configured:
         llm.model, llm.base_url = settings.llm_model, settings.llm_base_url
+    if engine.llm is not None:
+        llm.down = engine.llm.known_down()
     status = Readiness(
         ready=False, store="embedded" if not settings.chroma_url else "server",
         articles=0, embed_model=engine.embed.model_name, llm=llm,

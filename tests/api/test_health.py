@@ -18,7 +18,7 @@ def test_readyz_reports_store_model_and_llm(client: httpx.Client) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz").json()
     assert ready["ready"] is True and ready["articles"] == 5 and ready["store"] == "embedded"
-    assert ready["llm"] == {"configured": False, "model": None, "base_url": None}
+    assert ready["llm"] == {"configured": False, "model": None, "base_url": None, "down": None}
 
 
 def test_metrics_count_requests_and_answers(client: httpx.Client) -> None:
