@@ -284,8 +284,8 @@ def summarize(
     except OSError as exc:
         raise _fail(f"Cannot write {out}: {exc.strerror}", 1) from None
     err.print(
-        f"Wrote {out}: {len(summary.key_points)} key points, {len(summary.timeline)} timeline entries, "
-        f"{len(summary.sources)} sources ({summary.seconds:.1f}s).",
+        f"Wrote {out} (key points: {len(summary.key_points)}, timeline: {len(summary.timeline)}, "
+        f"sources: {len(summary.sources)}; {summary.seconds:.1f}s).",
         highlight=False,
     )
 
