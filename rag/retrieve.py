@@ -13,6 +13,7 @@ import re
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 import bm25s.stopwords
 import numpy as np
@@ -24,6 +25,7 @@ from rag.models import Filters, Passage
 from rag.query import OutletIndex, QueryPlan, analyze, keyword_text
 from rag.store import BM25Index, Store
 
+EXACT_SEARCH_LIMIT = 300_000  # chunks; ~460 MB of float32 vectors at 384 dimensions
 RRF_K = 60  # the constant from Cormack et al. (2009); damps the weight of the very top ranks
 # Fusion weights, measured on the MultiHop-RAG dev split (benchmarks/retrieval.py).
 DENSE_WEIGHT = 1.0
@@ -63,6 +65,8 @@ class Catalog:
     outlets: OutletIndex
     words: frozenset[str]
     document_of: dict[str, str]  # chunk id -> article id
+    chunk_ids: list[str]  # the BM25 index's order, which ``vectors`` rows follow
+    vectors: np.ndarray | None  # unit vectors, one row per chunk; None = ask Chroma
     masks: dict[str, np.ndarray | None] = field(default_factory=dict)
 
 
@@ -83,8 +87,29 @@ class Retriever:
                 for (text,) in self.store.db.execute("SELECT title || ' ' || text FROM articles"):
                     words.update(_WORD.findall(text.lower()))
                 chunks = dict(self.store.db.execute("SELECT id, document_id FROM chunks").fetchall())
-                self._catalog = Catalog(gen, OutletIndex(self.store.sources()), frozenset(words), chunks)
+                ids = self.store.bm25().chunk_ids
+                self._catalog = Catalog(
+                    gen, OutletIndex(self.store.sources()), frozenset(words), chunks, ids, self._vectors(ids)
+                )
             return self._catalog
+
+    def _vectors(self, ids: list[str]) -> np.ndarray | None:
+        """All chunk vectors in ``ids`` order, for exact in-memory search.
+
+        Every outlet/date sub-query needs its own filtered search; one matrix product scores
+        every chunk for a question (~1 ms for 10k chunks) and the BM25 masks apply to it as
+        they are, where each filtered Chroma query costs several ms. Past EXACT_SEARCH_LIMIT
+        chunks the memory is not worth it and Chroma's index answers instead.
+        """
+        if not ids or len(ids) > EXACT_SEARCH_LIMIT:
+            return None
+        rows: dict[str, Any] = {}
+        for i in range(0, len(ids), 2000):
+            got = self.store.collection.get(ids=ids[i : i + 2000], include=["embeddings"])
+            rows.update(zip(got["ids"], got["embeddings"], strict=True))
+        if len(rows) != len(ids):
+            return None  # vectors and catalog disagree (an ingest is running): use Chroma
+        return np.asarray([rows[cid] for cid in ids], dtype=np.float32)
 
     def plan(self, query: str, filters: Filters | None = None) -> QueryPlan:
         """The outlets, dates and sub-queries the system reads from ``query``."""
@@ -94,6 +119,8 @@ class Retriever:
     def _mask(self, bm25: BM25Index, catalog: Catalog, filters: Filters | None) -> np.ndarray | None:
         key = filters.model_dump_json() if filters is not None else ""
         if key not in catalog.masks:
+            if len(catalog.masks) > 512:  # outlets repeat, dates vary: keep the cache bounded
+                catalog.masks.clear()
             catalog.masks[key] = bm25.mask(filters)
         return catalog.masks[key]
 
@@ -121,14 +148,17 @@ class Retriever:
         vectors = dict(zip(unique, self.embed.embed_batch(unique), strict=True))
         keyword_scores = {text: self._keyword_scores(bm25, text) for text in unique}
         ranked: list[list[list[tuple[str, float]]]] = []
+        # The matrix follows the BM25 index it was built beside; a newer one means an ingest
+        # landed in between, and Chroma answers until the catalog catches up.
+        matrix = catalog.vectors if catalog.chunk_ids is bm25.chunk_ids else None
+        dense_scores = {text: matrix @ vectors[text] for text in unique} if matrix is not None else {}
         for text, where in searches:
             mask = self._mask(bm25, catalog, where)
-            ranked.append(
-                [
-                    self.store.dense_search(vectors[text], n, where),
-                    _top(bm25.chunk_ids, keyword_scores[text], mask, n),
-                ]
-            )
+            if matrix is not None:
+                dense = _top(bm25.chunk_ids, dense_scores[text], mask, n, floor=-1.0)
+            else:
+                dense = self.store.dense_search(vectors[text], n, where)
+            ranked.append([dense, _top(bm25.chunk_ids, keyword_scores[text], mask, n)])
         pair = [DENSE_WEIGHT, BM25_WEIGHT]
         fused = rrf(
             [r for lists in ranked for r in lists],
@@ -157,15 +187,18 @@ class Retriever:
         return np.asarray(bm25.retriever.get_scores(words), dtype=np.float32)
 
 
-def _top(ids: list[str], scores: np.ndarray, mask: np.ndarray | None, n: int) -> list[tuple[str, float]]:
+def _top(
+    ids: list[str], scores: np.ndarray, mask: np.ndarray | None, n: int, floor: float = 0.0
+) -> list[tuple[str, float]]:
+    """The ``n`` best-scoring ids inside ``mask`` (scores above ``floor``), best first."""
     if mask is not None:
-        scores = np.where(mask, scores, 0.0)
+        scores = np.where(mask, scores, floor)
     if not len(scores):
         return []
     n = min(n, len(scores))
     top = np.argpartition(-scores, n - 1)[:n]
     top = top[np.argsort(-scores[top])]
-    return [(ids[i], float(scores[i])) for i in top if scores[i] > 0]
+    return [(ids[i], float(scores[i])) for i in top if scores[i] > floor]
 
 
 def _diversify_ids(order: list[str], document_of: dict[str, str], k: int, max_per_article: int) -> list[str]:
