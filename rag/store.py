@@ -18,6 +18,7 @@ import shutil
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import Any
 
 import bm25s
 import chromadb
+import httpx
 import numpy as np
 import Stemmer
 
@@ -71,6 +73,15 @@ def _day_bounds(filters: Filters) -> tuple[int | None, int | None]:
     lo = int(datetime.combine(filters.since, time.min).timestamp()) if filters.since else None
     hi = int(datetime.combine(filters.until, time.max).timestamp()) if filters.until else None
     return lo, hi
+
+
+@contextmanager
+def _server_errors(action: str) -> Iterator[None]:
+    """A Chroma server that went away (connection refused, timeout) is ``StoreUnavailable``."""
+    try:
+        yield
+    except httpx.TransportError as exc:
+        raise StoreUnavailable(f"Cannot {action} the Chroma server ({exc}); is it running?") from exc
 
 
 def source_key(source: str | None) -> str:
@@ -252,7 +263,8 @@ class Store:
         with self._lock:
             self._delete_vectors([a.id for a, _, _ in items])
             if ids:
-                self.collection.upsert(ids=ids, embeddings=embeddings, documents=docs, metadatas=metas)
+                with _server_errors("write to"):
+                    self.collection.upsert(ids=ids, embeddings=embeddings, documents=docs, metadatas=metas)
             with self.db:
                 for article, file_path, chunks in items:
                     self._delete_rows(article.id)
@@ -298,7 +310,8 @@ class Store:
 
     def _delete_vectors(self, document_ids: list[str]) -> None:
         if document_ids:
-            self.collection.delete(where={"document_id": {"$in": document_ids}})
+            with _server_errors("delete from"):
+                self.collection.delete(where={"document_id": {"$in": document_ids}})
 
     def _delete_rows(self, document_id: str) -> None:
         self.db.execute("DELETE FROM chunks WHERE document_id=?", (document_id,))

@@ -82,6 +82,11 @@ def test_a_replica_rebuilds_its_catalog_from_the_server_and_503s_when_it_dies(
             chroma.process.wait(timeout=15)
             down = c.get("/readyz")
             assert down.status_code == 503 and down.json()["ready"] is False
-            failed = c.post("/v1/ask", json={"question": QUESTION})
-            assert failed.status_code == 503
+            # Questions are still answered from the vectors held in memory ...
+            assert c.post("/v1/ask", json={"question": QUESTION}).json() == expected.model_dump(mode="json")
+            # ... but writes need the server: a clear 503, not a 500.
+            doc = {"title": "Late news", "body": "A story that arrives while the store is down."}
+            failed = c.post("/v1/documents", json=doc)
+            assert failed.status_code == 503, failed.text
             assert failed.json()["error"]["type"] == "store_unavailable"
+            assert c.delete(f"/v1/documents/{answer.citations[0].document_id}").status_code == 503
