@@ -345,6 +345,11 @@ def serve(
         app = _run(lambda: create_app(config))  # a store or model problem fails here, clearly
         uvicorn.run(app, host=host, port=port, log_level=level)
         return
+    if not config.chroma_url:
+        err.print(
+            "[yellow]Several workers share one embedded Chroma store: fine for questions, but "
+            "upload documents through one process or set RAG_CHROMA_URL to a Chroma server.[/]"
+        )
     if State.data_dir is not None:
         # Worker processes build their own Settings from the environment.
         os.environ["RAG_DATA_DIR"] = str(State.data_dir)
