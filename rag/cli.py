@@ -232,7 +232,8 @@ def documents(as_json: Annotated[bool, typer.Option("--json", help="Print JSON."
 def chat() -> None:
     """A multi-turn conversation in the terminal (empty line or Ctrl-D to quit)."""
     with _engine() as engine:
-        console.print("[dim]Ask about the corpus. Empty line to quit.[/]")
+        console.print("[dim]Ask about the corpus; follow-ups keep the context. Empty line to quit.[/]")
+        conversation_id: str | None = None
         while True:
             try:
                 question = console.input("[bold green]you>[/] ").strip()
@@ -241,9 +242,14 @@ def chat() -> None:
             if not question:
                 break
             try:
-                print_answer(engine.ask(question))
+                reply = engine.chat(question, conversation_id)
             except RagError as exc:
                 err.print(f"[red]{exc}[/]")
+                continue
+            conversation_id = reply.conversation_id
+            if reply.answer.question != question:
+                console.print(f"[dim](searched for: {reply.answer.question})[/]", highlight=False)
+            print_answer(reply.answer)
 
 
 class ReportFormat(StrEnum):
