@@ -38,7 +38,6 @@ _WORD = re.compile(r"[\w][\w'’.-]*[\w]|[\w]")
 MAX_CONTEXT_WORDS = 10
 
 
-
 class TextModel(Protocol):
     """What condensing needs of ``rag.llm.LLMClient``."""
 

@@ -43,8 +43,11 @@ async def readyz(engine: EngineDep, settings: SettingsDep) -> JSONResponse:
     if engine.llm is not None:
         llm.down = engine.llm.known_down()
     status = Readiness(
-        ready=False, store="embedded" if not settings.chroma_url else "server",
-        articles=0, embed_model=engine.embed.model_name, llm=llm,
+        ready=False,
+        store="embedded" if not settings.chroma_url else "server",
+        articles=0,
+        embed_model=engine.embed.model_name,
+        llm=llm,
     )
     try:
         status.articles = await run_in_threadpool(engine.store.count_articles)
