@@ -111,6 +111,7 @@ def test_reports_render_every_point_and_escape_corpus_text(seed: Engine) -> None
     for point in summary.key_points:
         assert point.sentences[0].text in markdown
     assert "## Key points" in markdown and "## Timeline" in markdown and "## Sources" in markdown
+    assert "\\\n" not in markdown and "from 1 article (1 outlet)" in markdown
     assert page.startswith("<!doctype html>") and "<style>" in page
     assert "<script" not in page and "<link" not in page  # self-contained, nothing to fetch
     for c in summary.citations:
