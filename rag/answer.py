@@ -168,9 +168,14 @@ class LLMAnswerer:
             siblings = by_passage[c.passage.id]
             at = siblings.index(c)
             end = c.end
-            if at + 1 < len(siblings) and len((c.text + siblings[at + 1].text).split()) <= WINDOW_WORDS:
-                end = siblings[at + 1].end
-                taken.add((doc, siblings[at + 1].start))
+            after = siblings[at + 1] if at + 1 < len(siblings) else None
+            if (
+                after is not None
+                and (doc, after.start) not in taken
+                and len((c.text + after.text).split()) <= WINDOW_WORDS
+            ):
+                end = after.end
+                taken.add((doc, after.start))
             taken.add((doc, c.start))
             per_article[doc] = per_article.get(doc, 0) + 1
             windows.append(_window(c, c.score, c.start, end))
