@@ -215,7 +215,8 @@ class Summarizer:
         kept = []
         for c in cands:
             c.coverage = len(topic_terms & content_terms(c.text)) / len(topic_terms) if topic_terms else 1.0
-            if c.coverage > 0 and len(c.text.split()) <= MAX_WORDS and _STATEMENT.search(c.text):
+            statement = _STATEMENT.search(c.text) and not _CAPTION.search(c.text)
+            if c.coverage > 0 and len(c.text.split()) <= MAX_WORDS and statement:
                 kept.append(c)
         kept.sort(key=lambda c: len(c.text))
         if not kept:
@@ -508,9 +509,14 @@ _TEMPORAL = re.compile(
     r"september|october|november|december|jan\.|feb\.|aug\.|sept?\.|oct\.|nov\.|dec\.)",
     re.IGNORECASE,
 )
-# A claim ends like a sentence; questions, headlines and photo captions without a full stop
-# state nothing a point can rest on.
+# A claim ends like a sentence; questions, headlines and photo captions state nothing a point
+# can rest on.
 _STATEMENT = re.compile(r"[.!][\"'”’)]*$")
+_CAPTION = re.compile(
+    r"courtroom sketch|file photo|photo illustration|combination (?:photo|picture|showing)|"
+    r"getty images|\((?:photo|image|pictured)\b|\bpictured\b",
+    re.IGNORECASE,
+)
 _WORD = re.compile(r"[A-Za-z0-9][\w'’-]*")
 
 
