@@ -256,7 +256,10 @@ class Summarizer:
             return out
 
         first = self.retriever.search(topic, TOPIC_K, filters, max_per_article=2)
-        evidence = [e for e in self._score(topic_vec, terms, fresh(first)) if self._relevant(e)]
+        # Sub-aspects come only from on-topic articles, so a coincidental match is not explored.
+        evidence = _on_topic(
+            [e for e in self._score(topic_vec, terms, fresh(first)) if self._relevant(e)], terms
+        )
         evidence.sort(key=lambda e: -e.relevance)
         for aspect in _diverse(evidence, ASPECTS):
             more = self.retriever.search(aspect.cand.text, ASPECT_K, filters, max_per_article=1)
