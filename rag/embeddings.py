@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ class OnnxEmbedding(BaseEmbedding):
     _session: Any = PrivateAttr()
     _tokenizer: Any = PrivateAttr()
     _input_names: set[str] = PrivateAttr()
+    _one_run: Any = PrivateAttr()
 
     def __init__(self, model: str = DEFAULT_MODEL, embed_batch_size: int = 32, **kw: Any):
         super().__init__(model_name=model, embed_batch_size=embed_batch_size, **kw)
@@ -70,6 +72,10 @@ class OnnxEmbedding(BaseEmbedding):
             str(onnx_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
         self._input_names = {i.name for i in self._session.get_inputs()}
+        # One inference at a time: each run already uses every core it is given, and concurrent
+        # runs (a server's request threads) only thrash the CPU and each grow ONNX Runtime's
+        # memory arena by their attention buffers (~100 MB for 32 x 256 tokens).
+        self._one_run = threading.Lock()
         tokenizer = Tokenizer.from_file(str(tokenizer_path))
         tokenizer.enable_truncation(max_length=MAX_TOKENS)
         tokenizer.enable_padding()  # pads to the longest text of each batch
@@ -94,7 +100,8 @@ class OnnxEmbedding(BaseEmbedding):
             feeds = {"input_ids": ids, "attention_mask": mask}
             if "token_type_ids" in self._input_names:
                 feeds["token_type_ids"] = np.zeros_like(ids)
-            hidden = self._session.run(None, feeds)[0]
+            with self._one_run:
+                hidden = self._session.run(None, feeds)[0]
             m = mask[..., None].astype(np.float32)
             pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
