@@ -42,7 +42,12 @@ MIN_CLAIM_COVERAGE = 0.2
 # A sentence with fewer content words than this states no checkable fact ("In short:").
 MIN_FACT_TERMS = 3
 
-MARKER = re.compile(r"\[\s*(?:passages?\s*)?(\d+(?:\s*(?:,|;|-|–|and)\s*\d+)*)\s*\]", re.IGNORECASE)
+_NUMBERS = r"\d+(?:\s*(?:,|;|-|–|and)\s*\d+)*"
+_BRACKET = r"\[\s*(?:passages?\s*)?{}\s*\]"
+ONE_MARKER = re.compile(_BRACKET.format(f"({_NUMBERS})"), re.IGNORECASE)
+# "[1], [2] and [3]" is one group: renumbered as a whole, so no stray commas are left behind.
+_ANY = _BRACKET.format(_NUMBERS)
+MARKER = re.compile(rf"{_ANY}(?:\s*(?:,|;|and)?\s*{_ANY})*", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _REFUSAL_LIKE = re.compile(
     r"insufficient information|not enough information|"
@@ -186,7 +191,8 @@ class CitationChecker:
             if index > 0 and not re.search(r"\w", before):
                 owner = claims[index - 1]
             owner.markers.append(match)
-            owner.cited.extend(n for n in marker_numbers(match.group(1)) if n not in owner.cited)
+            for one in ONE_MARKER.finditer(match.group()):
+                owner.cited.extend(n for n in marker_numbers(one.group(1)) if n not in owner.cited)
         out: list[Claim] = []
         for claim in claims:
             body = MARKER.sub("", text[claim.start : claim.end])

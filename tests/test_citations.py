@@ -127,6 +127,8 @@ def test_marker_placement_variants_attach_to_the_right_sentence(
     first, second = answer.sentences
     assert len(first.citations) == 1 and first.supported
     assert len(second.citations) == 2 and second.supported
+    grouped = check(checker, "China supplies microelectronics for tank production [3], [1] and [3].", shown)
+    assert grouped.answer == "China supplies microelectronics for tank production [1][2]."
     assert marker_numbers("1-3") == [1, 2, 3] and marker_numbers("2 and 4") == [2, 4]
 
 
