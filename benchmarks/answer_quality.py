@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("data-eval"))
     parser.add_argument("--queries", type=Path, default=DATA / "queries-dev.json")
     parser.add_argument("--limit", type=int, default=100)
+    parser.add_argument("--step", type=int, default=1, help="Every n-th of those (a quicker sample).")
     parser.add_argument("--timeout", type=float, default=180.0, help="Seconds allowed per LLM answer.")
     parser.add_argument("--out", type=Path, help="Write each answer as a JSON line here.")
     parser.add_argument("--report", type=Path, help="Only print the figures of an earlier --out file.")
@@ -42,7 +43,7 @@ def main() -> None:
 
     settings = Settings(data_dir=args.data_dir, answerer="llm", llm_timeout=args.timeout)
     engine = Engine(settings)
-    queries = json.loads(args.queries.read_text())[: args.limit]
+    queries = json.loads(args.queries.read_text())[: args.limit : args.step]
     out = args.out.open("w") if args.out else None
     rows = []
     for i, q in enumerate(queries, start=1):
