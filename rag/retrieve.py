@@ -1,10 +1,11 @@
 """Retrieval: a question (+ filters) -> ranked ``Passage`` list.
 
-Hybrid search: dense vectors from Chroma and BM25 keywords (bm25s, over title + outlet + text),
-fused by reciprocal rank. The question is first analysed (``rag.query``): each outlet it names
-(with the date it gives for that outlet's report) becomes a sub-query restricted to that
-outlet, so every article a multi-hop question spans gets its own search. Results are fused,
-each sub-query's best passage is guaranteed a slot, and one article cannot fill every slot.
+BM25 keywords (bm25s, over title + outlet + text), optionally fused with embedding similarity
+(``RAG_DENSE_WEIGHT``; off by default: the packaged MiniLM lowered MultiHop-RAG MRR@10 at every
+weight tried). The question is first analysed (``rag.query``): each outlet it names (with the
+date it gives for that outlet's report) becomes a sub-query restricted to that outlet, so every
+article a multi-hop question spans gets its own search. Rankings are fused by reciprocal rank,
+each named outlet's best passages are guaranteed a slot, and one article cannot fill every slot.
 """
 
 from __future__ import annotations
@@ -27,13 +28,9 @@ from rag.store import BM25Index, Store
 
 EXACT_SEARCH_LIMIT = 300_000  # chunks; ~460 MB of float32 vectors at 384 dimensions
 RRF_K = 60  # the constant from Cormack et al. (2009); damps the weight of the very top ranks
-# Fusion weights, measured on the MultiHop-RAG dev split (benchmarks/retrieval.py).
-DENSE_WEIGHT = 1.0
-BM25_WEIGHT = 1.0
-SUBQUERY_WEIGHT = 1.0
-USE_SUBQUERIES = True
+# Passages per named outlet guaranteed a slot (measured on the MultiHop-RAG dev split with
+# benchmarks/retrieval.py: 2 beat 0, 1 and 3).
 LEADERS = 2
-LEADER_ORDER = "sub"
 
 _WORD = re.compile(r"[a-z0-9]+")
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
@@ -65,9 +62,29 @@ class Catalog:
     outlets: OutletIndex
     words: frozenset[str]
     document_of: dict[str, str]  # chunk id -> article id
-    chunk_ids: list[str]  # the BM25 index's order, which ``vectors`` rows follow
-    vectors: np.ndarray | None  # unit vectors, one row per chunk; None = ask Chroma
+    chunk_ids: list[str]  # the BM25 index's order, which the vector matrix follows
     masks: dict[str, np.ndarray | None] = field(default_factory=dict)
+    _matrix: np.ndarray | None = None
+    _loaded: bool = False
+
+    def vectors(self, store: Store) -> np.ndarray | None:
+        """All chunk vectors in ``chunk_ids`` order, for exact in-memory search (None: use Chroma).
+
+        A filtered sub-query scores only its outlet's rows with one matrix product, where each
+        filtered Chroma query costs several ms. Past EXACT_SEARCH_LIMIT chunks the memory is
+        not worth it and Chroma's index answers instead. Loaded on first use.
+        """
+        if not self._loaded:
+            self._loaded = True
+            ids = self.chunk_ids
+            if ids and len(ids) <= EXACT_SEARCH_LIMIT:
+                rows: dict[str, Any] = {}
+                for i in range(0, len(ids), 2000):
+                    got = store.collection.get(ids=ids[i : i + 2000], include=["embeddings"])
+                    rows.update(zip(got["ids"], got["embeddings"], strict=True))
+                if len(rows) == len(ids):  # else an ingest is running: Chroma answers
+                    self._matrix = np.asarray([rows[cid] for cid in ids], dtype=np.float32)
+        return self._matrix
 
 
 class Retriever:
@@ -87,29 +104,10 @@ class Retriever:
                 for (text,) in self.store.db.execute("SELECT title || ' ' || text FROM articles"):
                     words.update(_WORD.findall(text.lower()))
                 chunks = dict(self.store.db.execute("SELECT id, document_id FROM chunks").fetchall())
+                outlets = OutletIndex(self.store.sources())
                 ids = self.store.bm25().chunk_ids
-                self._catalog = Catalog(
-                    gen, OutletIndex(self.store.sources()), frozenset(words), chunks, ids, self._vectors(ids)
-                )
+                self._catalog = Catalog(gen, outlets, frozenset(words), chunks, ids)
             return self._catalog
-
-    def _vectors(self, ids: list[str]) -> np.ndarray | None:
-        """All chunk vectors in ``ids`` order, for exact in-memory search.
-
-        Every outlet/date sub-query needs its own filtered search; one matrix product scores
-        every chunk for a question (~1 ms for 10k chunks) and the BM25 masks apply to it as
-        they are, where each filtered Chroma query costs several ms. Past EXACT_SEARCH_LIMIT
-        chunks the memory is not worth it and Chroma's index answers instead.
-        """
-        if not ids or len(ids) > EXACT_SEARCH_LIMIT:
-            return None
-        rows: dict[str, Any] = {}
-        for i in range(0, len(ids), 2000):
-            got = self.store.collection.get(ids=ids[i : i + 2000], include=["embeddings"])
-            rows.update(zip(got["ids"], got["embeddings"], strict=True))
-        if len(rows) != len(ids):
-            return None  # vectors and catalog disagree (an ingest is running): use Chroma
-        return np.asarray([rows[cid] for cid in ids], dtype=np.float32)
 
     def plan(self, query: str, filters: Filters | None = None) -> QueryPlan:
         """The outlets, dates and sub-queries the system reads from ``query``."""
@@ -141,43 +139,49 @@ class Retriever:
         n = max(self.candidates, 4 * k)
         catalog = self.catalog()
         bm25 = self.store.bm25()
-        plan = analyze(query, catalog.outlets, filters, catalog.words) if USE_SUBQUERIES else QueryPlan(query)
+        plan = analyze(query, catalog.outlets, filters, catalog.words)
         sub_text = keyword_text(plan)
         searches = [(query, filters)] + [(sub_text, s.filters) for s in plan.subqueries]
-        unique = list(dict.fromkeys(text for text, _ in searches))
-        vectors = dict(zip(unique, self.embed.embed_batch(unique), strict=True))
-        keyword_scores = {text: self._keyword_scores(bm25, text) for text in unique}
-        ranked: list[list[list[tuple[str, float]]]] = []
-        # The matrix follows the BM25 index it was built beside; a newer one means an ingest
-        # landed in between, and Chroma answers until the catalog catches up.
-        matrix = catalog.vectors if catalog.chunk_ids is bm25.chunk_ids else None
-        dense_scores = {text: matrix @ vectors[text] for text in unique} if matrix is not None else {}
-        for text, where in searches:
+        texts = list(dict.fromkeys(text for text, _ in searches))
+        keyword_scores = {text: self._keyword_scores(bm25, text) for text in texts}
+        weight = self.store.settings.dense_weight
+        vectors = dict(zip(texts, self.embed.embed_batch(texts), strict=True)) if weight else {}
+        ranked: list[list[tuple[str, float]]] = []  # per search: its fused ranking
+        for i, (text, where) in enumerate(searches):
             mask = self._mask(bm25, catalog, where)
-            if matrix is not None:
-                dense = _top(bm25.chunk_ids, dense_scores[text], mask, n, floor=-1.0)
-            else:
-                dense = self.store.dense_search(vectors[text], n, where)
-            ranked.append([dense, _top(bm25.chunk_ids, keyword_scores[text], mask, n)])
-        pair = [DENSE_WEIGHT, BM25_WEIGHT]
-        fused = rrf(
-            [r for lists in ranked for r in lists],
-            pair + [SUBQUERY_WEIGHT * w for _ in ranked[1:] for w in pair],
-        )
-        order = [cid for cid, _ in sorted(fused.items(), key=lambda kv: -kv[1])]
-        if LEADERS:
-            # Each named outlet's best passages first, so a multi-hop question sees every source.
-            leaders: list[str] = []
-            per_sub = [sorted(rrf(lists, pair).items(), key=lambda kv: -kv[1]) for lists in ranked[1:]]
-            for depth in range(LEADERS):
-                leaders.extend(best[depth][0] for best in per_sub if len(best) > depth)
-            lead = list(dict.fromkeys(leaders))
-            if LEADER_ORDER == "fused":
-                lead.sort(key=lambda c: -fused[c])
-            taken = set(lead)
-            order = lead + [c for c in order if c not in taken]
+            lists = [_top(bm25.chunk_ids, keyword_scores[text], mask, n)]
+            if weight or (i == 0 and len(lists[0]) < k):
+                # Without dense weight, embeddings still rescue a question whose words the
+                # corpus lacks (a paraphrase) rather than leave it with too few passages.
+                vector = vectors[text] if weight else self.embed.embed_batch([text])[0]
+                lists.append(self._dense(catalog, bm25, vector, mask, where, n))
+            ranked.append(sorted(rrf(lists, [1.0, weight or 1.0]).items(), key=lambda kv: -kv[1]))
+        fused = rrf(ranked)
+        # Each named outlet's best LEADERS passages come first (in fused order), so a
+        # multi-hop question sees every source it names before the rest fills the slots.
+        lead = {cid for sub in ranked[1:] for cid, _ in sub[:LEADERS]}
+        order = sorted(fused, key=lambda cid: (cid not in lead, -fused[cid]))
         chosen = _diversify_ids(order, catalog.document_of, k, max_per_article)
         return self.store.passages([(cid, round(fused[cid], 6)) for cid in chosen])
+
+    def _dense(
+        self,
+        catalog: Catalog,
+        bm25: BM25Index,
+        vector: np.ndarray,
+        mask: np.ndarray | None,
+        where: Filters | None,
+        n: int,
+    ) -> list[tuple[str, float]]:
+        # The matrix follows the BM25 index it was built beside; a newer one means an ingest
+        # landed in between, and Chroma answers until the catalog catches up.
+        matrix = catalog.vectors(self.store) if catalog.chunk_ids is bm25.chunk_ids else None
+        if matrix is None or mask is None:
+            return self.store.dense_search(vector, n, where)
+        # Only the rows the filter keeps: a named outlet is a small share of the corpus.
+        rows = np.flatnonzero(mask)
+        scores = matrix[rows] @ vector
+        return [(bm25.chunk_ids[rows[j]], float(scores[j])) for j in _best(scores, n)]
 
     def _keyword_scores(self, bm25: BM25Index, text: str) -> np.ndarray:
         vocab = bm25.retriever.vocab_dict if bm25.retriever is not None else {}
@@ -187,18 +191,20 @@ class Retriever:
         return np.asarray(bm25.retriever.get_scores(words), dtype=np.float32)
 
 
-def _top(
-    ids: list[str], scores: np.ndarray, mask: np.ndarray | None, n: int, floor: float = 0.0
-) -> list[tuple[str, float]]:
-    """The ``n`` best-scoring ids inside ``mask`` (scores above ``floor``), best first."""
+def _top(ids: list[str], scores: np.ndarray, mask: np.ndarray | None, n: int) -> list[tuple[str, float]]:
+    """The ``n`` best-scoring ids inside ``mask`` (positive scores only), best first."""
     if mask is not None:
-        scores = np.where(mask, scores, floor)
+        scores = np.where(mask, scores, 0.0)
+    return [(ids[i], float(scores[i])) for i in _best(scores, n) if scores[i] > 0]
+
+
+def _best(scores: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the ``n`` highest scores, highest first."""
     if not len(scores):
-        return []
+        return np.zeros(0, dtype=np.int64)
     n = min(n, len(scores))
     top = np.argpartition(-scores, n - 1)[:n]
-    top = top[np.argsort(-scores[top])]
-    return [(ids[i], float(scores[i])) for i in top if scores[i] > floor]
+    return top[np.argsort(-scores[top])]
 
 
 def _diversify_ids(order: list[str], document_of: dict[str, str], k: int, max_per_article: int) -> list[str]:

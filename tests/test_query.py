@@ -19,7 +19,9 @@ SOURCES = [
     "The New York Times",
 ]
 OUTLETS = OutletIndex(SOURCES)
-WORDS = frozenset("the chip maker nvidia said apple sold phones bloomberg quarter".split())
+WORDS = frozenset(
+    ["the", "chip", "maker", "nvidia", "said", "apple", "sold", "phones", "bloomberg", "quarter"]
+)
 
 
 def named(question: str) -> list[tuple[str, ...]]:
