@@ -29,7 +29,7 @@ def test_fuzzing_the_schema_finds_no_server_errors(server: Running, tmp_path: Pa
         "--seed=4",  # reproducible: the same cases every run
         "--generation-database=none",
         "--workers=2",
-        "--request-timeout=30",
+        "--request-timeout=90",
         "--no-color",
     ]
     run = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=240)
