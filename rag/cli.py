@@ -405,20 +405,30 @@ def slack() -> None:
 eval_app = typer.Typer(help="Measure retrieval and refusals on a public benchmark.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 
-_METRICS = ("hits@10", "hits@4", "mrr@10", "map@10", "evidence_recall@10", "refusal_accuracy",
-            "answered_rate", "latency_ms_p50", "latency_ms_p95")
+_METRICS = (
+    "hits@10",
+    "hits@4",
+    "mrr@10",
+    "map@10",
+    "evidence_recall@10",
+    "refusal_accuracy",
+    "answered_rate",
+    "latency_ms_p50",
+    "latency_ms_p95",
+)
 
 
 def print_eval(scores: dict[str, Any]) -> None:
-    table = Table(title=f"MultiHop-RAG retrieval ({scores['n_queries']} queries, top 10)")
-    table.add_column("type")
-    table.add_column("n", justify="right")
+    """Metrics as rows, question types as columns (fits an 80-column terminal)."""
+    columns = [("all", scores)] + sorted(scores["by_type"].items())
+    table = Table(title=f"MultiHop-RAG, top 10 ({scores['n_queries']} queries)")
+    table.add_column("metric")
+    for kind, _ in columns:
+        table.add_column(kind.removesuffix("_query"), justify="right")
+    table.add_row("queries", *(str(row["n_queries"]) for _, row in columns))
     for name in _METRICS:
-        table.add_column(name, justify="right")
-    rows = [("all", scores)] + sorted(scores["by_type"].items())
-    for kind, row in rows:
-        cells = ["–" if row[m] is None else f"{row[m]:.{1 if 'latency' in m else 3}f}" for m in _METRICS]
-        table.add_row(kind, str(row["n_queries"]), *cells)
+        digits = 1 if "latency" in name else 3
+        table.add_row(name, *("–" if row[name] is None else f"{row[name]:.{digits}f}" for _, row in columns))
     console.print(table)
 
 
