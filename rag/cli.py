@@ -310,7 +310,7 @@ def llm_server(
     ] = False,
 ) -> None:
     """Serve the local offline LLM (Qwen2.5-Coder-1.5B, llama.cpp) on an OpenAI-compatible endpoint."""
-    import subprocess
+    import os
 
     from rag import local_llm
 
@@ -325,8 +325,9 @@ def llm_server(
     console.print(f"RAG_LLM_BASE_URL=http://{host}:{port}/v1", highlight=False)
     console.print(f"RAG_LLM_MODEL={local_llm.MODEL_ALIAS}", highlight=False)
     command = local_llm.server_command(model, host, port, threads, context)
-    with suppress(KeyboardInterrupt):
-        raise typer.Exit(subprocess.call(command))
+    sys.stdout.flush()
+    # Replace this process (not a child): stopping `rag llm-server` must stop the server too.
+    os.execv(command[0], command)
 
 
 @app.command()
