@@ -124,7 +124,7 @@ def test_cli_reuses_the_index_and_prints_table_and_json(
     assert scores["hits@10"] >= 0.8
     table = rag(*args, cwd=tmp_path)
     assert table.returncode == 0, table.stderr
-    assert "hits@10" in table.stdout and "inference_query" in table.stdout
+    assert "hits@10" in table.stdout and "inference" in table.stdout
 
 
 def test_eval_cli_errors(tmp_path: Path) -> None:
