@@ -341,10 +341,10 @@ def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
     return re.sub(r"\n{3,}", "\n\n", joined).strip()
 
 
-def refusal(question: str, mode: str = "extractive", **extra: object) -> Answer:
-    """The answer given when the passages do not answer the question."""
+def refusal(question: str, mode: str = "extractive", reason: str | None = None, **extra: object) -> Answer:
+    """The answer given when the passages do not answer the question (and why, when known)."""
     return Answer(
-        answer=REFUSAL,
+        answer=f"{REFUSAL} {reason}" if reason else REFUSAL,
         refused=True,
         mode=mode,  # type: ignore[arg-type]
         sentences=[Sentence(text=REFUSAL, citations=[], supported=True)],

@@ -79,6 +79,19 @@ def _engine() -> Iterator[Any]:
         engine.close()
 
 
+def _progress_bar(quiet: bool) -> Progress:
+    """The Rich bar long commands show on stderr (hidden for --json and when not a terminal)."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=quiet or not err.is_terminal,
+    )
+
+
 @app.callback()
 def main(
     data_dir: Annotated[
@@ -124,15 +137,7 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Ingest articles (.txt .md .html .pdf .json .jsonl); unchanged files are skipped."""
-    with _engine() as engine, Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=as_json or not err.is_terminal,
-    ) as bar:
+    with _engine() as engine, _progress_bar(quiet=as_json) as bar:
         task = bar.add_task("Reading files", total=None)
 
         def progress(done: int, total: int, what: str) -> None:
@@ -360,9 +365,7 @@ def serve(
     if State.data_dir is not None:
         # Worker processes build their own Settings from the environment.
         os.environ["RAG_DATA_DIR"] = str(State.data_dir)
-    uvicorn.run(
-        "api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=level
-    )
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=level)
 
 
 @app.command()
@@ -451,15 +454,7 @@ def eval_multihop(
     """MultiHop-RAG with the paper's protocol: Hits@10/@4, MRR@10, MAP@10, evidence recall, refusals."""
     from rag.evaluate import run_multihop
 
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=as_json or not err.is_terminal,
-    ) as bar:
+    with _progress_bar(quiet=as_json) as bar:
         task = bar.add_task("Indexing the corpus", total=None)
         result = _run(
             lambda: run_multihop(
