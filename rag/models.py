@@ -66,6 +66,19 @@ class Filters(BaseModel):
     def is_empty(self) -> bool:
         return not (self.source or self.since or self.until or self.category)
 
+    def describe(self) -> str:
+        """The filters in words ("from The Verge; since 2023-10-01"), empty when none."""
+        parts = []
+        if self.source:
+            parts.append("from " + ", ".join(self.source))
+        if self.since:
+            parts.append(f"since {self.since}")
+        if self.until:
+            parts.append(f"until {self.until}")
+        if self.category:
+            parts.append(f"in {self.category}")
+        return "; ".join(parts)
+
 
 class Passage(BaseModel):
     """A retrieved chunk: ``text == article.text[start:end]``."""

@@ -24,15 +24,8 @@ def _cell(text: str) -> str:
 
 
 def _scope(summary: Summary) -> str:
-    f = summary.filters
-    parts = []
-    if f.source:
-        parts.append("outlets: " + ", ".join(f.source))
-    if f.since:
-        parts.append(f"since {f.since}")
-    if f.until:
-        parts.append(f"until {f.until}")
-    return f", {'; '.join(parts)}" if parts else ""
+    described = summary.filters.describe()
+    return f", {described}" if described else ""
 
 
 _TEMPLATES = FileSystemLoader(Path(__file__).parent / "templates")

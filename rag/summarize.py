@@ -182,14 +182,8 @@ def _month(value: datetime) -> str:
 
 
 def _describe(filters: Filters) -> str:
-    parts = []
-    if filters.source:
-        parts.append("from " + ", ".join(filters.source))
-    if filters.since:
-        parts.append(f"since {filters.since}")
-    if filters.until:
-        parts.append(f"until {filters.until}")
-    return f" ({'; '.join(parts)})" if parts else ""
+    described = filters.describe()
+    return f" ({described})" if described else ""
 
 
 class Summarizer:
