@@ -16,7 +16,7 @@ from rag.chat import Condenser, Exchange
 from rag.config import Settings
 from rag.conversations import ChatReply, ConversationStore, new_id
 from rag.embeddings import OnnxEmbedding
-from rag.errors import BadInput
+from rag.errors import BadInput, NothingIndexed
 from rag.ingest import Ingestor, Progress, index_signature
 from rag.llm import LLMClient
 from rag.models import Answer, Article, ArticleInfo, Filters, IngestReport, Passage, StreamEvent
@@ -114,13 +114,17 @@ class Engine:
     ) -> Iterator[StreamEvent]:
         # Validation and retrieval run before the first event, so bad input raises at the call.
         question = clean_question(question)
-        passages = self.retriever.search(question, top_k or self.settings.top_k, filters)
+        if self.store.count_articles() == 0:
+            raise NothingIndexed()
         # A question crediting an outlet the corpus lacks, or naming someone it never
         # mentions, cannot be answered from it: refusing beats citing a lookalike (this took
         # MultiHop-RAG null-question refusals from 0.69 to 0.91, answerable ones kept 0.99).
-        reason = self.retriever.plan(question, filters).unanswerable()
+        # The same plan then drives retrieval, so the question is analysed once.
+        plan = self.retriever.plan(question, filters)
+        reason = plan.unanswerable()
         if reason:
             return iter([StreamEvent(type="answer", answer=refusal(question, reason=reason))])
+        passages = self.retriever.search(question, top_k or self.settings.top_k, filters, plan=plan)
         return self.answerer.events(question, passages, stream=stream)
 
     # --- conversations ----------------------------------------------------------------

@@ -130,6 +130,7 @@ class Retriever:
         k: int = 8,
         filters: Filters | None = None,
         max_per_article: int = MAX_PER_ARTICLE,
+        plan: QueryPlan | None = None,
     ) -> list[Passage]:
         query = query.strip()
         if not query:
@@ -141,7 +142,7 @@ class Retriever:
         n = max(self.candidates, 4 * k)
         catalog = self.catalog()
         bm25 = self.store.bm25()
-        plan = analyze(query, catalog.outlets, filters, catalog.words)
+        plan = plan or analyze(query, catalog.outlets, filters, catalog.words)
         sub_text = keyword_text(plan)
         searches = [(query, filters)] + [(sub_text, s.filters) for s in plan.subqueries]
         texts = list(dict.fromkeys(text for text, _ in searches))
