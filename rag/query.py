@@ -2,8 +2,9 @@
 
 Input: the question and the outlet names in the corpus. Output: a ``QueryPlan`` holding the
 outlet mentions (each mapped to the corpus sources it means), the dates (with "on" / "before" /
-"after"), one ``SubQuery`` per (outlet, date) pair for multi-hop retrieval, and the outlets the
-question attributes reporting to that the corpus does not hold (a refusal signal).
+"after"), one ``SubQuery`` per (outlet, date) pair for multi-hop retrieval, the outlets the
+question attributes reporting to that the corpus does not hold (a refusal signal), and the
+question's clauses (``clauses``), each usually asking about one sentence of one article.
 
 News questions name their sources ("as reported by TechCrunch and The Verge", "the Sporting
 News article published on October 5, 2023"); each named outlet usually contributes one piece
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Literal
 
+import bm25s.stopwords
 from dateutil import parser as dateparser
 
 from rag.models import Filters
@@ -48,6 +50,15 @@ _ATTRIBUTED = [
     re.compile(rf"\b[Aa]n? {_NAME}(?:'s)? (?:article|report|piece|story|review|analysis)"),
 ]
 
+
+# Where a multi-part question turns to its next part: "Which company, reported by X for ...,
+# and by Y for ..., while also ...?". Over-splitting is harmless: short pieces are re-joined.
+_CLAUSE_BREAK = re.compile(
+    r",\s*|;\s*|\?\s*|\s+(?:and|while|but|whereas|both|also|as well as|which|that|who)\s+", re.I
+)
+CLAUSE_MIN_WORDS = 3  # content words; fewer cannot single out a sentence
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN)
 
 # A capitalised run not at a sentence start: a name ("Sam Bankman-Fried", "Bank of England").
 _PROPER = re.compile(r"(?<=[a-z0-9,;:'‘“(]\s)([A-Z][\w'’.-]*(?:\s+(?:of\s+|the\s+)?[A-Z][\w'’.-]*)*)")
@@ -135,9 +146,7 @@ class OutletIndex:
                 self.by_alias.setdefault(alias.lower(), set()).add(source)
         names = sorted(self.by_alias, key=len, reverse=True)  # longest first: "FOX News - Health"
         self.pattern = (
-            re.compile(
-                r"(?<![\w])(?:" + "|".join(re.escape(n) for n in names) + r")(?![\w])", re.I
-            )
+            re.compile(r"(?<![\w])(?:" + "|".join(re.escape(n) for n in names) + r")(?![\w])", re.I)
             if names
             else None
         )
@@ -217,6 +226,31 @@ def keyword_text(plan: QueryPlan) -> str:
     return " ".join("".join(out).split())
 
 
+def content_words(text: str) -> list[str]:
+    """The words keyword search matches on: bm25s' token pattern, English stopwords removed."""
+    return [w for w in _TOKEN.findall(text.lower()) if w not in STOPWORDS]
+
+
+def clauses(text: str) -> list[str]:
+    """``text`` cut into its parts, each with at least CLAUSE_MIN_WORDS content words.
+
+    A multi-hop question is written from one sentence of each article it spans, one part per
+    sentence, so each part is matched against sentences on its own (``Retriever``).
+    """
+    out: list[str] = []
+    pending = ""
+    for piece in _CLAUSE_BREAK.split(text):
+        pending = f"{pending} {piece}".strip()
+        if len(content_words(pending)) >= CLAUSE_MIN_WORDS:
+            out.append(pending)
+            pending = ""
+    if pending and out:
+        out[-1] = f"{out[-1]} {pending}"
+    elif pending:
+        out.append(pending)
+    return out
+
+
 def _merge(base: Filters | None, sources: tuple[str, ...], when: DateMention | None) -> Filters:
     since, until = when.window() if when else (None, None)
     if base is not None:
@@ -269,4 +303,3 @@ def analyze(
             seen.add(key)
             plan.subqueries.append(SubQuery(_merge(filters, mention.sources, when)))
     return plan
-

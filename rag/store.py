@@ -4,7 +4,9 @@
   chunks (article id, character offsets, text). It is the record of what is committed.
 - Chroma (embedded ``PersistentClient`` under ``<data>/chroma``, or a server via
   ``RAG_CHROMA_URL``): one vector per chunk, with filterable metadata.
-- bm25s (``<data>/bm25``): rebuilt from committed chunks whenever they change.
+- bm25s (``<data>/bm25``): rebuilt from committed chunks whenever they change; one index of
+  chunks (title + outlet + text) and one of the chunks' sentences (``bm25/sentences``), which
+  retrieval uses to check which chunk holds the sentence a part of the question asks about.
 
 Writes go Chroma first, then SQLite in one transaction, so an interrupted ingest leaves at
 worst vectors that SQLite does not know; ``repair()`` removes those on the next run.
@@ -33,6 +35,7 @@ import Stemmer
 from rag.config import Settings
 from rag.errors import NotFound, StoreUnavailable
 from rag.models import Article, ArticleInfo, Filters, Passage
+from rag.sentences import split_sentences
 
 log = logging.getLogger(__name__)
 # bm25s logs every index build at DEBUG through its own handler; keep servers and tests quiet.
@@ -88,8 +91,12 @@ def source_key(source: str | None) -> str:
     return (source or "").strip().lower()
 
 
+BM25_FORMAT = 2  # bumped when the saved layout changes, so older indexes are rebuilt
+
+
 class BM25Index:
-    """bm25s over title + outlet + chunk text, with per-chunk metadata for filtering."""
+    """bm25s over title + outlet + chunk text, with per-chunk metadata for filtering, and a
+    second bm25s over the chunks' sentences (``sentence_counts[i]`` rows belong to chunk i)."""
 
     def __init__(
         self,
@@ -98,13 +105,38 @@ class BM25Index:
         sources: np.ndarray,
         published: np.ndarray,
         categories: np.ndarray,
+        sentences: bm25s.BM25 | None = None,
+        sentence_counts: np.ndarray | None = None,
     ) -> None:
         self.chunk_ids = chunk_ids
+        self._positions = {cid: i for i, cid in enumerate(chunk_ids)}
         self.retriever = retriever
         self.sources = sources
         self.published = published
         self.categories = categories
+        self.sentences = sentences
+        counts = sentence_counts if sentence_counts is not None else np.zeros(len(chunk_ids), np.int64)
+        # reduceat needs each segment's first row and non-empty segments; chunks without a
+        # sentence (whitespace only) keep a best-sentence score of 0.
+        self._has_sentences = counts > 0
+        self._sentence_starts = (np.cumsum(counts) - counts)[self._has_sentences]
         self.stemmer = Stemmer.Stemmer("english")
+
+    def position(self, chunk_id: str) -> int:
+        return self._positions[chunk_id]
+
+    def best_sentence_scores(self, words: list[str]) -> np.ndarray | None:
+        """For each chunk, the BM25 score of its best-matching sentence for ``words`` (stemmed
+        keyword tokens); None when there is no sentence index."""
+        if self.sentences is None:
+            return None
+        vocab = self.sentences.vocab_dict
+        words = [w for w in words if w in vocab]
+        out = np.zeros(len(self.chunk_ids), dtype=np.float32)
+        if words:
+            scores = np.asarray(self.sentences.get_scores(words), dtype=np.float32)
+            out[self._has_sentences] = np.maximum.reduceat(scores, self._sentence_starts)
+        return out
 
     def tokenize(self, texts: list[str]) -> Any:
         return bm25s.tokenize(texts, stopwords="en", stemmer=self.stemmer, show_progress=False)
@@ -538,38 +570,47 @@ class Store:
             self._bm25 = index
             return index
 
-    def _chunk_table(self) -> tuple[list[str], list[str], np.ndarray, np.ndarray, np.ndarray]:
+    def _chunk_table(self) -> tuple[list[str], list[str], list[str], np.ndarray, np.ndarray, np.ndarray]:
+        """Per committed chunk: id, BM25 text (title + outlet + text), text, outlet, time, category."""
         rows = self.db.execute(
             "SELECT c.id, c.text, a.title, a.source, a.published_at, a.category "
             "FROM chunks c JOIN articles a ON a.id = c.document_id ORDER BY c.rowid"
         ).fetchall()
         ids = [r["id"] for r in rows]
         texts = [f"{r['title']}\n{r['source'] or ''}\n{r['text']}" for r in rows]
+        bodies = [r["text"] for r in rows]
         sources = np.array([source_key(r["source"]) for r in rows], dtype=object)
         published = np.array(
             [_ts(datetime.fromisoformat(r["published_at"])) if r["published_at"] else -1 for r in rows],
             dtype=np.int64,
         )
         categories = np.array([(r["category"] or "").lower() for r in rows], dtype=object)
-        return ids, texts, sources, published, categories
+        return ids, texts, bodies, sources, published, categories
 
     def rebuild_bm25(self) -> BM25Index:
         with self._lock:
             gen = self.generation()
-            ids, texts, sources, published, categories = self._chunk_table()
-            retriever = None
+            ids, texts, bodies, sources, published, categories = self._chunk_table()
             index = BM25Index(ids, None, sources, published, categories)
-            tokens = index.tokenize(texts) if ids else None
-            if tokens is not None and tokens.vocab:  # chunks without one word (emoji) index nothing
-                retriever = bm25s.BM25()
-                retriever.index(tokens, show_progress=False)
-            index.retriever = retriever
+            retriever = _bm25(index, texts)
+            sentences_per_chunk = [split_sentences(body) for body in bodies]
+            counts = np.array([len(x) for x in sentences_per_chunk], dtype=np.int64)
+            sentences = _bm25(index, [x for chunk in sentences_per_chunk for x in chunk])
+            index = BM25Index(ids, retriever, sources, published, categories, sentences, counts)
             tmp = self.data_dir / "bm25.tmp"
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
             if retriever is not None:
                 retriever.save(str(tmp))
-            manifest = {"generation": gen, "ids": ids, "indexed": retriever is not None}
+            if sentences is not None:
+                sentences.save(str(tmp / "sentences"))
+            manifest = {
+                "format": BM25_FORMAT,
+                "generation": gen,
+                "ids": ids,
+                "indexed": retriever is not None,
+                "sentence_counts": counts.tolist() if sentences is not None else None,
+            }
             (tmp / "chunks.json").write_text(json.dumps(manifest))
             shutil.rmtree(self.bm25_dir, ignore_errors=True)
             tmp.rename(self.bm25_dir)
@@ -581,12 +622,32 @@ class Store:
         if not manifest.exists():
             return None
         info = json.loads(manifest.read_text())
-        if info.get("generation") != gen:
+        if info.get("generation") != gen or info.get("format") != BM25_FORMAT:
             return None
-        ids, _texts, sources, published, categories = self._chunk_table()
+        ids, _texts, _bodies, sources, published, categories = self._chunk_table()
         if ids != info["ids"]:
             return None
-        retriever = bm25s.BM25.load(str(self.bm25_dir)) if info.get("indexed", bool(ids)) else None
-        index = BM25Index(ids, retriever, sources, published, categories)
+        retriever = bm25s.BM25.load(str(self.bm25_dir)) if info["indexed"] else None
+        counts = info["sentence_counts"]
+        sentences = bm25s.BM25.load(str(self.bm25_dir / "sentences")) if counts is not None else None
+        index = BM25Index(
+            ids,
+            retriever,
+            sources,
+            published,
+            categories,
+            sentences,
+            np.asarray(counts, dtype=np.int64) if counts is not None else None,
+        )
         index.generation = gen  # type: ignore[attr-defined]
         return index
+
+
+def _bm25(index: BM25Index, texts: list[str]) -> bm25s.BM25 | None:
+    """A bm25s index of ``texts`` (None when they hold no indexable word, e.g. only emoji)."""
+    tokens = index.tokenize(texts) if texts else None
+    if tokens is None or not tokens.vocab:
+        return None
+    retriever = bm25s.BM25()
+    retriever.index(tokens, show_progress=False)
+    return retriever

@@ -63,8 +63,13 @@ class SlackServer:
     def send_envelope(self, kind: str, payload: dict[str, Any]) -> str:
         """Push one Socket Mode envelope (``events_api``, ``slash_commands``, ...) to the bot."""
         envelope_id = f"env-{self.next_ts()}"
-        message = {"envelope_id": envelope_id, "type": kind, "payload": payload,
-                   "accepts_response_payload": kind != "events_api", "retry_attempt": 0}
+        message = {
+            "envelope_id": envelope_id,
+            "type": kind,
+            "payload": payload,
+            "accepts_response_payload": kind != "events_api",
+            "retry_attempt": 0,
+        }
         self.sockets[-1].send(json.dumps(message))
         return envelope_id
 
@@ -170,8 +175,9 @@ def _handler(server: SlackServer) -> type[BaseHTTPRequestHandler]:
 
 def _socket_server(server: SlackServer) -> Server:
     def session(ws: ServerConnection) -> None:
-        ws.send(json.dumps({"type": "hello", "num_connections": 1,
-                            "connection_info": {"app_id": "A0000001"}}))
+        ws.send(
+            json.dumps({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0000001"}})
+        )
         server.sockets.append(ws)
         try:
             for message in ws:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from rag.models import Filters
-from rag.query import OutletIndex, analyze, keyword_text
+from rag.query import OutletIndex, analyze, clauses, content_words, keyword_text
 
 SOURCES = [
     "TechCrunch",
@@ -82,3 +82,16 @@ def test_unanswerable_signals() -> None:
     assert absent.absent_names == ["Zorblax Quintero"]
     fine = analyze("Which phones did Apple sell last quarter, according to The Verge?", OUTLETS, words=WORDS)
     assert fine.unanswerable() is None
+
+
+def test_a_multi_part_question_splits_into_clauses() -> None:
+    question = (
+        "Which company, known for dominating the e-reader space with its Kindle lineup, "
+        "has also created a Prime-themed sale day and introduced invite-only deals?"
+    )
+    parts = clauses(question)
+    assert len(parts) == 3
+    assert any("Kindle lineup" in p for p in parts)
+    assert any("Prime-themed sale day" in p and "invite-only" not in p for p in parts)
+    assert set(content_words(question)) - set(content_words(" ".join(parts))) <= {"also"}  # only joiners go
+    assert clauses("Who won the match?") == ["Who won the match"]  # too short to split

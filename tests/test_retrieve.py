@@ -68,3 +68,32 @@ def test_bad_filters_and_queries(news: Engine) -> None:
 def test_nothing_indexed_is_a_clear_error(engine: Engine) -> None:
     with pytest.raises(NothingIndexed, match="rag ingest"):
         engine.search("anything")
+
+
+def test_the_chunk_stating_a_clause_outranks_one_that_only_repeats_its_words(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = [
+        {
+            "title": "Energy roundup",
+            "source": "Reuters",
+            "body": "Solar panel prices. Solar panel prices. Prices fell for some. "
+            "Subsidies ended for farms. Solar subsidies ended.",
+        },
+        {
+            "title": "Market note",
+            "source": "Reuters",
+            "body": "Analysts said solar panel prices fell once subsidies ended in Spain. "
+            "Other markets were calm. Oil was steady and gold rose slightly. Bond yields were flat "
+            "while the dollar weakened against the euro and the yen.",
+        },
+    ]
+    records.append({"title": "Lakers win", "source": "Sporting News", "body": "The Lakers beat the Suns."})
+    path = tmp_path / "energy.json"
+    path.write_text(json.dumps(records))
+    engine.ingest([path])
+    question = "Which outlet reported that solar panel prices fell once subsidies ended?"
+    monkeypatch.setattr("rag.retrieve.SENTENCE_WEIGHT", 0.0)
+    assert engine.search(question, k=2)[0].title == "Energy roundup"  # words alone favour the roundup
+    monkeypatch.undo()
+    assert engine.search(question, k=2)[0].title == "Market note"

@@ -184,8 +184,9 @@ def test_direct_messages_are_answered_in_the_dm(bot: Bot) -> None:
 
     # The user replies in the thread of the bot's answer: a threaded follow-up.
     answer_ts = top.reply["ts"]
-    bot.event({**dm, "text": "and when was that?", "ts": "1700000302.000100", "thread_ts": answer_ts},
-              "Ev021")
+    bot.event(
+        {**dm, "text": "and when was that?", "ts": "1700000302.000100", "thread_ts": answer_ts}, "Ev021"
+    )
     _, threaded = bot.slack.wait_for("chat.postMessage", 2)
     assert threaded.args["channel"] == "D0000001" and threaded.args["thread_ts"] == answer_ts
     turns = bot.engine.conversations.get("slack:D0000001:1700000300.000100").turns
@@ -222,9 +223,17 @@ def test_ask_answers_can_be_visible_to_the_channel(bot: Bot, embed: OnnxEmbeddin
     with serving(bot.settings.model_copy(update={"slack_ask_visibility": "in_channel"}), embed) as running:
         public = Bot(running.url, bot.slack, running.engine, bot.settings)
         # Slack escapes what the user typed; the echo in the ack must stay escaped.
-        r = public.form({"command": "/ask", "text": f"{QUESTION} &lt;!channel&gt;", "user_id": "U1",
-                         "channel_id": "C1", "team_id": TEAM_ID,
-                         "response_url": bot.slack.response_url("ask3"), "trigger_id": "1"})
+        r = public.form(
+            {
+                "command": "/ask",
+                "text": f"{QUESTION} &lt;!channel&gt;",
+                "user_id": "U1",
+                "channel_id": "C1",
+                "team_id": TEAM_ID,
+                "response_url": bot.slack.response_url("ask3"),
+                "trigger_id": "1",
+            }
+        )
         assert r.status_code == 200 and r.json()["response_type"] == "ephemeral"
         assert "&lt;!channel&gt;" in r.json()["text"] and "<!channel>" not in r.json()["text"]
         (delivered,) = bot.slack.wait_for("response_url")
@@ -233,8 +242,17 @@ def test_ask_answers_can_be_visible_to_the_channel(bot: Bot, embed: OnnxEmbeddin
 
 @pytest.mark.slow
 def test_ask_without_a_question_explains_usage(bot: Bot) -> None:
-    r = bot.form({"command": "/ask", "text": " ", "user_id": "U1", "channel_id": "C1", "team_id": TEAM_ID,
-                  "response_url": bot.slack.response_url("ask2"), "trigger_id": "1"})
+    r = bot.form(
+        {
+            "command": "/ask",
+            "text": " ",
+            "user_id": "U1",
+            "channel_id": "C1",
+            "team_id": TEAM_ID,
+            "response_url": bot.slack.response_url("ask2"),
+            "trigger_id": "1",
+        }
+    )
     assert r.status_code == 200 and "/ask" in r.json()["text"]
     settle()
     assert bot.slack.of("response_url") == []
@@ -293,9 +311,7 @@ def test_own_and_other_bots_messages_are_ignored(bot: Bot) -> None:
     bot.event({**dm, "user": BOT_USER_ID, "bot_id": BOT_ID, "ts": "1700000600.000100"}, "Ev050")
     bot.event({**dm, "subtype": "bot_message", "bot_id": "BOTHER01", "ts": "1700000601.000100"}, "Ev051")
     bot.event({**dm, "user": "U0000009", "bot_id": "BOTHER02", "ts": "1700000602.000100"}, "Ev052")
-    bot.event(
-        {**mention(f"<@{BOT_USER_ID}> {QUESTION}", "1700000603.000100"), "bot_id": "BOTHER03"}, "Ev053"
-    )
+    bot.event({**mention(f"<@{BOT_USER_ID}> {QUESTION}", "1700000603.000100"), "bot_id": "BOTHER03"}, "Ev053")
     # A person's question sent last: answers to the bots' messages would have started earlier.
     bot.event({**dm, "channel": "D0000002", "user": "U0000001", "ts": "1700000604.000100"}, "Ev054")
     bot.slack.wait_for("chat.postMessage")
@@ -336,8 +352,15 @@ def test_feedback_click_is_recorded_and_acknowledged(bot: Bot) -> None:
 # --- rendering and parsing, without a server ---------------------------------------------
 def _citation(n: int, **kw: Any) -> Citation:
     fields: dict[str, Any] = dict(
-        id=n, document_id="d", title=f"Title {n}", source="Outlet", url=f"https://x.test/{n}",
-        quote=f"Quote {n}.", start=0, end=8, score=1.0,
+        id=n,
+        document_id="d",
+        title=f"Title {n}",
+        source="Outlet",
+        url=f"https://x.test/{n}",
+        quote=f"Quote {n}.",
+        start=0,
+        end=8,
+        score=1.0,
     )
     return Citation(**{**fields, **kw})
 
@@ -371,8 +394,11 @@ def test_render_long_answers_within_slack_limits() -> None:
 
 
 def test_render_refusal_and_degraded() -> None:
-    refusal = Answer(answer="The corpus has insufficient information to answer this question.",
-                     refused=True, question="Who won the 1930 World Cup?")
+    refusal = Answer(
+        answer="The corpus has insufficient information to answer this question.",
+        refused=True,
+        question="Who won the 1930 World Cup?",
+    )
     _, blocks = render_answer(refusal)
     assert texts(blocks, "section") == (
         "The corpus has insufficient information about “Who won the 1930 World Cup?”."
@@ -398,9 +424,7 @@ def test_rag_slack_needs_its_tokens() -> None:
 
 
 @pytest.mark.slow
-def test_rag_slack_answers_over_socket_mode(
-    tmp_path: Path, embed: OnnxEmbedding, settings: Settings
-) -> None:
+def test_rag_slack_answers_over_socket_mode(tmp_path: Path, embed: OnnxEmbedding, settings: Settings) -> None:
     engine = Engine(settings, embed=embed)
     engine.ingest([SEED])
     engine.close()
@@ -414,7 +438,10 @@ def test_rag_slack_answers_over_socket_mode(
         rag = Path(sys.executable).with_name("rag")
         proc = subprocess.Popen(
             [str(rag), "--data-dir", str(settings.data_dir), "slack"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         try:
             deadline = time.monotonic() + 60
@@ -431,8 +458,15 @@ def test_rag_slack_answers_over_socket_mode(
             assert NUMBER.search(texts(post.args["blocks"], "section"))
             assert any(c.args.get("envelope_id") == envelope for c in slack.of("socket_ack"))
 
-            command = {"command": "/ask", "text": QUESTION, "user_id": "U1", "channel_id": "C1",
-                       "team_id": TEAM_ID, "response_url": slack.response_url("sm1"), "trigger_id": "1"}
+            command = {
+                "command": "/ask",
+                "text": QUESTION,
+                "user_id": "U1",
+                "channel_id": "C1",
+                "team_id": TEAM_ID,
+                "response_url": slack.response_url("sm1"),
+                "trigger_id": "1",
+            }
             envelope = slack.send_envelope("slash_commands", command)
             (delivered,) = slack.wait_for("response_url")
             assert NUMBER.search(texts(delivered.args["blocks"], "section"))
