@@ -123,19 +123,21 @@ class BM25Index:
         self.stemmer = Stemmer.Stemmer("english")
 
     def position(self, chunk_id: str) -> int:
-        return self._positions[chunk_id]
+        """The chunk's row in this index; -1 for one it does not hold (Chroma, written first,
+        can briefly hold chunks that are not committed yet)."""
+        return self._positions.get(chunk_id, -1)
 
     def best_sentence_scores(self, words: list[str]) -> np.ndarray | None:
-        """For each chunk, the BM25 score of its best-matching sentence for ``words`` (stemmed
-        keyword tokens); None when there is no sentence index."""
+        """For each chunk (by ``position``), the BM25 score of its best-matching sentence for
+        ``words`` (stemmed keyword tokens); None when there is no sentence index."""
         if self.sentences is None:
             return None
         vocab = self.sentences.vocab_dict
         words = [w for w in words if w in vocab]
-        out = np.zeros(len(self.chunk_ids), dtype=np.float32)
+        out = np.zeros(len(self.chunk_ids) + 1, dtype=np.float32)  # the last: position -1
         if words:
             scores = np.asarray(self.sentences.get_scores(words), dtype=np.float32)
-            out[self._has_sentences] = np.maximum.reduceat(scores, self._sentence_starts)
+            out[:-1][self._has_sentences] = np.maximum.reduceat(scores, self._sentence_starts)
         return out
 
     def tokenize(self, texts: list[str]) -> Any:

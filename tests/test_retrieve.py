@@ -97,3 +97,14 @@ def test_the_chunk_stating_a_clause_outranks_one_that_only_repeats_its_words(
     assert engine.search(question, k=2)[0].title == "Energy roundup"  # words alone favour the roundup
     monkeypatch.undo()
     assert engine.search(question, k=2)[0].title == "Market note"
+
+
+def test_vectors_not_committed_yet_are_ignored(news: Engine) -> None:
+    """Chroma is written before SQLite, so a search during an ingest can meet a vector for a
+    chunk the catalog does not hold yet; it must be skipped, not break the search."""
+    question = "Which basketball squad triumphed?"  # no word of it is in the corpus: dense search
+    vector = news.embed.embed_batch([question])[0]
+    news.store.collection.upsert(ids=["in-flight:0"], embeddings=[vector.tolist()], documents=["x"])
+    hits = news.search(question, k=3)
+    assert hits and all(p.id != "in-flight:0" for p in hits)
+    assert {p.title for p in hits} <= {"Fed holds rates", "Fed signals cuts", "Lakers win"}
