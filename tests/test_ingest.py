@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 
 from rag.engine import Engine
 from rag.errors import BadInput
-from rag.store import Store
+from rag.store import BM25_FORMAT, Store
 
 
 def _chunk_rows(store: Store) -> list[dict]:
@@ -129,4 +130,22 @@ def test_copy_of_index_dir_is_usable(engine: Engine, corpus_dir: Path, tmp_path:
     shutil.copytree(engine.settings.resolved_data_dir(), copy)
     other = Engine(engine.settings.model_copy(update={"data_dir": copy}), embed=embed)
     assert other.search("Moldova gas")[0].title.startswith("Moldova")
+    other.close()
+
+
+def test_an_index_from_an_older_version_is_rebuilt_on_first_search(
+    engine: Engine, corpus_dir: Path, embed
+) -> None:  # type: ignore[no-untyped-def]
+    """A data dir whose keyword index predates the sentence index keeps working: it is rebuilt."""
+    engine.ingest([corpus_dir])
+    engine.close()
+    manifest = engine.store.bm25_dir / "chunks.json"
+    old = json.loads(manifest.read_text())
+    old.pop("format"), old.pop("sentence_counts")
+    manifest.write_text(json.dumps(old))
+    shutil.rmtree(engine.store.bm25_dir / "sentences")
+    other = Engine(engine.settings, embed=embed)
+    assert other.search("Moldova gas")[0].title.startswith("Moldova")
+    assert other.store.bm25().sentences is not None
+    assert json.loads(manifest.read_text())["format"] == BM25_FORMAT
     other.close()
