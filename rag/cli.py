@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
@@ -400,10 +401,17 @@ def slack() -> None:
 
     config = _run(settings)
     _run(lambda: check_settings(config, socket_mode=True))
+    # `docker stop`, systemd and `kill` send SIGTERM; shut down as on Ctrl-C. A bot started in
+    # the background by a script cannot get Ctrl-C at all: the shell ignores SIGINT for it.
+    signal.signal(signal.SIGTERM, _interrupt)
     with _engine() as engine:
         console.print("[dim]Connecting to Slack over Socket Mode; Ctrl-C to stop.[/]")
         with suppress(KeyboardInterrupt):
             _run(lambda: run_socket_mode(engine, config))
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 eval_app = typer.Typer(help="Measure retrieval and refusals on a public benchmark.", no_args_is_help=True)

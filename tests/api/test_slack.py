@@ -473,7 +473,9 @@ def test_rag_slack_answers_over_socket_mode(tmp_path: Path, embed: OnnxEmbedding
             (ack,) = [c for c in slack.of("socket_ack") if c.args["envelope_id"] == envelope]
             assert "Searching" in ack.args["payload"]["text"]
         finally:
-            proc.send_signal(signal.SIGINT)
+            # SIGTERM, as `docker stop` sends (and SIGINT is ignored when the suite itself was
+            # started in the background).
+            proc.send_signal(signal.SIGTERM)
             output = proc.communicate(timeout=60)[0]  # generous: CI machines are shared
     assert proc.returncode == 0 and "Traceback" not in output, output
 
