@@ -52,9 +52,10 @@ _ATTRIBUTED = [
 
 
 # Where a multi-part question turns to its next part: "Which company, reported by X for ...,
-# and by Y for ..., while also ...?". Over-splitting is harmless: short pieces are re-joined.
+# and by Y for ..., while also ...?" (not the comma of "2,000"). Over-splitting is harmless:
+# short pieces are re-joined.
 _CLAUSE_BREAK = re.compile(
-    r",\s*|;\s*|\?\s*|\s+(?:and|while|but|whereas|both|also|as well as|which|that|who)\s+", re.I
+    r",(?!\d)\s*|;\s*|\?\s*|\s+(?:and|while|but|whereas|both|also|as well as|which|that|who)\s+", re.I
 )
 CLAUSE_MIN_WORDS = 3  # content words; fewer cannot single out a sentence
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")

@@ -95,3 +95,6 @@ def test_a_multi_part_question_splits_into_clauses() -> None:
     assert any("Prime-themed sale day" in p and "invite-only" not in p for p in parts)
     assert set(content_words(question)) - set(content_words(" ".join(parts))) <= {"also"}  # only joiners go
     assert clauses("Who won the match?") == ["Who won the match"]  # too short to split
+    assert clauses("Did he pass 2,000 receiving yards this season?") == [
+        "Did he pass 2,000 receiving yards this season"
+    ]  # a number's comma is no break
