@@ -19,12 +19,12 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import bm25s
 import numpy as np
 import Stemmer
 
 from rag.embeddings import OnnxEmbedding
 from rag.models import Answer, Citation, Passage, Sentence
+from rag.query import keyword_tokens
 from rag.sentences import sentence_spans
 
 REFUSAL = "The corpus has insufficient information to answer this question."
@@ -63,9 +63,7 @@ def _stemmer() -> Stemmer.Stemmer:
 
 def content_terms(text: str) -> set[str]:
     """Stemmed content words and numbers (English stopwords removed)."""
-    return set(
-        bm25s.tokenize([text], stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)[0]
-    )
+    return set(keyword_tokens(text, _stemmer()))
 
 
 def numbers(text: str) -> set[str]:

@@ -26,7 +26,7 @@ import Stemmer
 from rag.embeddings import OnnxEmbedding
 from rag.errors import BadInput, NothingIndexed
 from rag.models import Filters, Passage
-from rag.query import OutletIndex, QueryPlan, analyze, clauses, content_words, keyword_text
+from rag.query import OutletIndex, QueryPlan, analyze, clauses, keyword_text, keyword_tokens
 from rag.store import BM25Index, Store
 
 EXACT_SEARCH_LIMIT = 300_000  # chunks; ~460 MB of float32 vectors at 384 dimensions
@@ -52,13 +52,6 @@ def rrf(rankings: list[list[tuple[str, float]]], weights: list[float] | None = N
         for rank, (chunk_id, _score) in enumerate(ranking):
             fused[chunk_id] += w / (RRF_K + rank + 1)
     return fused
-
-
-def keyword_tokens(text: str, stemmer: Stemmer.Stemmer) -> list[str]:
-    """The words BM25 indexed for ``text``: bm25s' own tokenisation (regex, English stopwords,
-    Snowball stems), inlined because ``bm25s.tokenize`` costs ~3 ms a call in progress-bar setup."""
-    words = content_words(text)
-    return list(stemmer.stemWords(words)) if words else []
 
 
 @dataclass
@@ -151,7 +144,7 @@ class Retriever:
         sub_text = keyword_text(plan)
         searches = [(query, filters)] + [(sub_text, s.filters) for s in plan.subqueries]
         texts = list(dict.fromkeys(text for text, _ in searches))
-        keyword_scores = {text: self._keyword_scores(bm25, text) for text in texts}
+        keyword_scores = {text: bm25.keyword_scores(keyword_tokens(text, self.stemmer)) for text in texts}
         weight = self.store.settings.dense_weight
         vectors = dict(zip(texts, self.embed.embed_batch(texts), strict=True)) if weight else {}
         ranked: list[list[tuple[str, float]]] = []  # per search: its fused ranking
@@ -210,13 +203,6 @@ class Retriever:
         rows = np.flatnonzero(mask)
         scores = matrix[rows] @ vector
         return [(bm25.chunk_ids[rows[j]], float(scores[j])) for j in _best(scores, n)]
-
-    def _keyword_scores(self, bm25: BM25Index, text: str) -> np.ndarray:
-        vocab = bm25.retriever.vocab_dict if bm25.retriever is not None else {}
-        words = [w for w in keyword_tokens(text, self.stemmer) if w in vocab]
-        if not words or bm25.retriever is None:
-            return np.zeros(len(bm25.chunk_ids), dtype=np.float32)
-        return np.asarray(bm25.retriever.get_scores(words), dtype=np.float32)
 
 
 def _top(ids: list[str], scores: np.ndarray, mask: np.ndarray | None, n: int) -> list[tuple[str, float]]:

@@ -120,12 +120,18 @@ class BM25Index:
         # sentence (whitespace only) keep a best-sentence score of 0.
         self._has_sentences = counts > 0
         self._sentence_starts = (np.cumsum(counts) - counts)[self._has_sentences]
-        self.stemmer = Stemmer.Stemmer("english")
 
     def position(self, chunk_id: str) -> int:
         """The chunk's row in this index; -1 for one it does not hold (Chroma, written first,
         can briefly hold chunks that are not committed yet)."""
         return self._positions.get(chunk_id, -1)
+
+    def keyword_scores(self, words: list[str]) -> np.ndarray:
+        """Each chunk's BM25 score for ``words`` (stemmed keyword tokens)."""
+        words = [w for w in words if self.retriever is not None and w in self.retriever.vocab_dict]
+        if not words or self.retriever is None:
+            return np.zeros(len(self.chunk_ids), dtype=np.float32)
+        return np.asarray(self.retriever.get_scores(words), dtype=np.float32)
 
     def best_sentence_scores(self, words: list[str]) -> np.ndarray | None:
         """For each chunk (by ``position``), the BM25 score of its best-matching sentence for
@@ -139,9 +145,6 @@ class BM25Index:
             scores = np.asarray(self.sentences.get_scores(words), dtype=np.float32)
             out[:-1][self._has_sentences] = np.maximum.reduceat(scores, self._sentence_starts)
         return out
-
-    def tokenize(self, texts: list[str]) -> Any:
-        return bm25s.tokenize(texts, stopwords="en", stemmer=self.stemmer, show_progress=False)
 
     def mask(self, filters: Filters | None) -> np.ndarray | None:
         if filters is None or filters.is_empty():
@@ -157,30 +160,6 @@ class BM25Index:
         if filters.category:
             keep &= self.categories == filters.category.strip().lower()
         return keep
-
-    def scores(self, query: str) -> np.ndarray:
-        if self.retriever is None or not self.chunk_ids:
-            return np.zeros(len(self.chunk_ids), dtype=np.float32)
-        words = bm25s.tokenize(
-            [query], stopwords="en", stemmer=self.stemmer, return_ids=False, show_progress=False
-        )[0]
-        vocab = self.retriever.vocab_dict
-        words = [w for w in words if w in vocab]
-        if not words:
-            return np.zeros(len(self.chunk_ids), dtype=np.float32)
-        return np.asarray(self.retriever.get_scores(words), dtype=np.float32)
-
-    def search(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
-        scores = self.scores(query)
-        mask = self.mask(filters)
-        if mask is not None:
-            scores = np.where(mask, scores, 0.0)
-        if not len(scores):
-            return []
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top])]
-        return [(self.chunk_ids[i], float(scores[i])) for i in top if scores[i] > 0]
 
 
 class Store:
@@ -593,11 +572,10 @@ class Store:
         with self._lock:
             gen = self.generation()
             ids, texts, bodies, sources, published, categories = self._chunk_table()
-            index = BM25Index(ids, None, sources, published, categories)
-            retriever = _bm25(index, texts)
+            retriever = _bm25(texts)
             sentences_per_chunk = [split_sentences(body) for body in bodies]
             counts = np.array([len(x) for x in sentences_per_chunk], dtype=np.int64)
-            sentences = _bm25(index, [x for chunk in sentences_per_chunk for x in chunk])
+            sentences = _bm25([x for chunk in sentences_per_chunk for x in chunk])
             index = BM25Index(ids, retriever, sources, published, categories, sentences, counts)
             tmp = self.data_dir / "bm25.tmp"
             shutil.rmtree(tmp, ignore_errors=True)
@@ -645,9 +623,13 @@ class Store:
         return index
 
 
-def _bm25(index: BM25Index, texts: list[str]) -> bm25s.BM25 | None:
-    """A bm25s index of ``texts`` (None when they hold no indexable word, e.g. only emoji)."""
-    tokens = index.tokenize(texts) if texts else None
+def _bm25(texts: list[str]) -> bm25s.BM25 | None:
+    """A bm25s index of ``texts`` (None when they hold no indexable word, e.g. only emoji).
+
+    Tokenised by bm25s itself: English stopwords and Snowball stems, which ``keyword_tokens``
+    reproduces for queries."""
+    stemmer = Stemmer.Stemmer("english")
+    tokens = bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False) if texts else None
     if tokens is None or not tokens.vocab:
         return None
     retriever = bm25s.BM25()
