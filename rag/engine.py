@@ -56,6 +56,7 @@ class Engine:
         self._ingest_lock = threading.Lock()
 
     def close(self) -> None:
+        self.retriever.close()
         self.store.close()
         self.conversations.close()
 

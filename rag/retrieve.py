@@ -4,19 +4,20 @@ BM25 keywords (bm25s, over title + outlet + text), optionally fused with embeddi
 (``RAG_DENSE_WEIGHT``; off by default: the packaged MiniLM lowered MultiHop-RAG MRR@10 at every
 weight tried). The question is first analysed (``rag.query``): each outlet it names (with the
 date it gives for that outlet's report) becomes a sub-query restricted to that outlet, so every
-article a multi-hop question spans gets its own search. Rankings are fused by reciprocal rank;
-then each candidate gains credit for holding a sentence that matches one clause of the question
-well (a chunk matching the whole question loosely is not the one holding the fact a part of it
-asks about). Each named outlet's best passages are guaranteed a slot, and one article cannot
-fill every slot.
+article a multi-hop question spans gets its own search. Rankings are fused by reciprocal rank
+into a pool of candidates, which a learned linear ranker (``rag.rank``) scores from what was
+measured about each: its ranks, how well its best sentence matches each clause of the question
+(a chunk matching the whole question loosely is not the one holding the fact a part of it asks
+about), how close its embedding is to each clause's, its place in its article. Each named
+outlet's best passages are guaranteed a slot, and one article cannot fill every slot.
 """
 
 from __future__ import annotations
 
-import heapq
 import re
 import threading
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,8 @@ import Stemmer
 from rag.embeddings import OnnxEmbedding
 from rag.errors import BadInput, NothingIndexed
 from rag.models import Filters, Passage
-from rag.query import OutletIndex, QueryPlan, analyze, clauses, keyword_text, keyword_tokens
+from rag.query import OutletIndex, QueryPlan, analyze, clauses, content_words, keyword_text, keyword_tokens
+from rag.rank import ABSENT, Pool, Ranker, features
 from rag.store import BM25Index, Store
 
 EXACT_SEARCH_LIMIT = 300_000  # chunks; ~460 MB of float32 vectors at 384 dimensions
@@ -36,10 +38,6 @@ RRF_K = 60  # the constant from Cormack et al. (2009); damps the weight of the v
 LEADERS = 2
 # At most this many passages of one article (measured: 4 found more evidence than 2 or 3).
 MAX_PER_ARTICLE = 4
-# Weight of the best clause-to-sentence match (0..1) next to the fused rank score (one list's
-# top rank is worth 1/61 ~ 0.016). Measured on the MultiHop-RAG dev split: 0.01 beat 0.005 and
-# 0.02 (MRR@10 0.687 -> 0.727, evidence recall@10 0.652 -> 0.675).
-SENTENCE_WEIGHT = 0.01
 
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -62,6 +60,7 @@ class Catalog:
     outlets: OutletIndex
     words: frozenset[str]
     document_of: dict[str, str]  # chunk id -> article id
+    place: dict[str, tuple[int, int]]  # chunk id -> (its index in its article, the article's chunks)
     chunk_ids: list[str]  # the BM25 index's order, which the vector matrix follows
     masks: dict[str, np.ndarray | None] = field(default_factory=dict)
     _matrix: np.ndarray | None = None
@@ -93,8 +92,13 @@ class Retriever:
         self.embed = embed
         self.candidates = candidates
         self.stemmer = Stemmer.Stemmer("english")
+        self.ranker = Ranker.load()
+        self._embedder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-embed")
         self._catalog: Catalog | None = None
         self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._embedder.shutdown(wait=True)
 
     def catalog(self) -> Catalog:
         gen = self.store.generation()
@@ -103,10 +107,15 @@ class Retriever:
                 words: set[str] = set()
                 for (text,) in self.store.db.execute("SELECT title || ' ' || text FROM articles"):
                     words.update(_WORD.findall(text.lower()))
-                chunks = dict(self.store.db.execute("SELECT id, document_id FROM chunks").fetchall())
+                rows = self.store.db.execute("SELECT id, document_id FROM chunks ORDER BY document_id, start")
+                chunks = dict(rows.fetchall())
+                per_article: dict[str, list[str]] = defaultdict(list)
+                for cid, doc in chunks.items():
+                    per_article[doc].append(cid)
+                place = {cid: (i, len(cids)) for cids in per_article.values() for i, cid in enumerate(cids)}
                 outlets = OutletIndex(self.store.sources())
                 ids = self.store.bm25().chunk_ids
-                self._catalog = Catalog(gen, outlets, frozenset(words), chunks, ids)
+                self._catalog = Catalog(gen, outlets, frozenset(words), chunks, place, ids)
             return self._catalog
 
     def plan(self, query: str, filters: Filters | None = None) -> QueryPlan:
@@ -137,6 +146,15 @@ class Retriever:
             raise BadInput("k must be at least 1.")
         if self.store.count_articles() == 0:
             raise NothingIndexed()
+        pool = self.pool(query, k, filters, plan)
+        score = self.ranker.score(features(pool, RRF_K))
+        chosen = select(pool, score, k, max_per_article)
+        # The passage score is the ranker's probability, so a reader can compare it across questions.
+        confidence = 1.0 / (1.0 + np.exp(-score))
+        return self.store.passages([(pool.ids[i], round(float(confidence[i]), 6)) for i in chosen])
+
+    def pool(self, query: str, k: int, filters: Filters | None = None, plan: QueryPlan | None = None) -> Pool:
+        """The candidates for a search that returns ``k`` passages, and what the ranker reads."""
         n = max(self.candidates, 4 * k)
         catalog = self.catalog()
         bm25 = self.store.bm25()
@@ -145,8 +163,15 @@ class Retriever:
         searches = [(query, filters)] + [(sub_text, s.filters) for s in plan.subqueries]
         texts = list(dict.fromkeys(text for text, _ in searches))
         keyword_scores = {text: bm25.keyword_scores(keyword_tokens(text, self.stemmer)) for text in texts}
+        parts = clauses(sub_text) or [sub_text or query]
         weight = self.store.settings.dense_weight
-        vectors = dict(zip(texts, self.embed.embed_batch(texts), strict=True)) if weight else {}
+        # One embedding run for the clauses (a ranker feature) and, with dense weight, the
+        # searches. It is most of a search's time, so it runs beside the keyword searches, and
+        # the clauses go in as their content words: its cost grows with the tokens (~0.3 ms
+        # each here), and dropping stop words cost nothing measurable on MultiHop-RAG.
+        short = [" ".join(content_words(part)) or part for part in parts]
+        embedding = self._embedder.submit(self.embed.embed_batch, short + (texts if weight else []))
+        by_text = dict(zip(texts, embedding.result()[len(parts) :], strict=True)) if weight else {}
         ranked: list[list[tuple[str, float]]] = []  # per search: its fused ranking
         for i, (text, where) in enumerate(searches):
             mask = self._mask(bm25, catalog, where)
@@ -154,36 +179,57 @@ class Retriever:
             if weight or (i == 0 and len(lists[0]) < k):
                 # Without dense weight, embeddings still rescue a question whose words the
                 # corpus lacks (a paraphrase) rather than leave it with too few passages.
-                vector = vectors[text] if weight else self.embed.embed_batch([text])[0]
+                vector = by_text[text] if weight else self.embed.embed_batch([text])[0]
                 lists.append(self._dense(catalog, bm25, vector, mask, where, n))
             ranked.append(sorted(rrf(lists, [1.0, weight or 1.0]).items(), key=lambda kv: -kv[1]))
-        score = self._sentence_support(bm25, sub_text, rrf(ranked))
-        # Each named outlet's best LEADERS passages come first (best score first), so a
-        # multi-hop question sees every source it names before the rest fills the slots.
-        lead = {
-            cid
-            for sub in ranked[1:]
-            for cid in heapq.nlargest(LEADERS, (c for c, _ in sub), key=score.__getitem__)
-        }
-        order = sorted(score, key=lambda cid: (cid not in lead, -score[cid]))
-        chosen = _diversify_ids(order, catalog.document_of, k, max_per_article)
-        return self.store.passages([(cid, round(score[cid], 6)) for cid in chosen])
+        fused = rrf(ranked)
+        vectors = embedding.result()
+        # Chroma is written before SQLite commits, so it can name a chunk no index holds yet.
+        ids = [cid for cid in fused if bm25.position(cid) >= 0]
+        rows = np.array([bm25.position(cid) for cid in ids], dtype=np.int64)
+        ranks = np.full((len(ids), len(ranked)), ABSENT, dtype=np.int64)
+        at = {cid: i for i, cid in enumerate(ids)}
+        for j, ranking in enumerate(ranked):
+            for r, (cid, _) in enumerate(ranking):
+                if cid in at:
+                    ranks[at[cid], j] = r
+        return Pool(
+            ids=ids,
+            documents=[catalog.document_of[cid] for cid in ids],
+            ranks=ranks,
+            fused=np.array([fused[cid] for cid in ids]),
+            question_bm25=keyword_scores[query][rows],
+            sentences=self._sentence_matches(bm25, parts, rows),
+            dense=self._chunk_vectors(catalog, bm25, ids, vectors.shape[1]) @ vectors[: len(parts)].T,
+            place=np.array([catalog.place[cid] for cid in ids], dtype=np.float64).reshape(len(ids), 2),
+        )
 
-    def _sentence_support(self, bm25: BM25Index, text: str, fused: dict[str, float]) -> dict[str, float]:
-        """``fused`` plus SENTENCE_WEIGHT x how well the candidate's best sentence matches one
-        clause of ``text`` (BM25 over sentences, scaled so each clause's best candidate is 1)."""
-        if not fused:
-            return fused
-        rows = np.fromiter((bm25.position(cid) for cid in fused), dtype=np.int64, count=len(fused))
-        support = np.zeros(len(fused), dtype=np.float32)
-        for clause in clauses(text):
+    def _sentence_matches(self, bm25: BM25Index, parts: list[str], rows: np.ndarray) -> np.ndarray:
+        """(candidates, clauses): how well each candidate's best sentence matches each clause
+        (BM25 over sentences, scaled so each clause's best candidate is 1)."""
+        out = np.zeros((len(rows), len(parts)))
+        for j, clause in enumerate(parts):
             best = bm25.best_sentence_scores(keyword_tokens(clause, self.stemmer))
             if best is None:
-                return fused
-            top = best[rows].max()
+                break
+            top = best[rows].max() if len(rows) else 0.0
             if top > 0:
-                np.maximum(support, best[rows] / top, out=support)
-        return {cid: f + SENTENCE_WEIGHT * float(support[i]) for i, (cid, f) in enumerate(fused.items())}
+                out[:, j] = best[rows] / top
+        return out
+
+    def _chunk_vectors(self, catalog: Catalog, bm25: BM25Index, ids: list[str], dim: int) -> np.ndarray:
+        """The candidates' embeddings, (len(ids), dim); zeros for any the store lacks."""
+        matrix = catalog.vectors(self.store) if catalog.chunk_ids is bm25.chunk_ids else None
+        if matrix is not None:
+            return matrix[[bm25.position(cid) for cid in ids]]
+        # A Chroma server or a corpus past EXACT_SEARCH_LIMIT: fetch just the candidates' vectors.
+        found = self.store.collection.get(ids=ids, include=["embeddings"]) if ids else {"ids": []}
+        by_id = dict(zip(found["ids"], found.get("embeddings", []), strict=True))
+        out = np.zeros((len(ids), dim), dtype=np.float32)
+        for i, cid in enumerate(ids):
+            if cid in by_id:
+                out[i] = by_id[cid]
+        return out
 
     def _dense(
         self,
@@ -221,15 +267,22 @@ def _best(scores: np.ndarray, n: int) -> np.ndarray:
     return top[np.argsort(-scores[top])]
 
 
-def _diversify_ids(order: list[str], document_of: dict[str, str], k: int, max_per_article: int) -> list[str]:
-    """Keep rank order but allow at most ``max_per_article`` chunks per article."""
+def select(pool: Pool, score: np.ndarray, k: int, max_per_article: int = MAX_PER_ARTICLE) -> list[int]:
+    """The ``k`` candidates to return (rows of ``pool``), best first: each named outlet's best
+    LEADERS come first, so a multi-hop question sees every source it names before the rest fill
+    the slots, and at most ``max_per_article`` chunks of one article."""
+    lead: set[int] = set()
+    for j in range(1, pool.ranks.shape[1]):
+        returned = np.flatnonzero(pool.ranks[:, j] < ABSENT)
+        lead.update(int(i) for i in returned[np.argsort(-score[returned], kind="stable")][:LEADERS])
+    order = sorted(range(len(pool)), key=lambda i: (i not in lead, -score[i]))
     taken: dict[str, int] = defaultdict(int)
-    out: list[str] = []
-    for cid in order:
-        doc = document_of.get(cid)
-        if doc is not None and taken[doc] < max_per_article:
+    out: list[int] = []
+    for i in order:
+        doc = pool.documents[i]
+        if taken[doc] < max_per_article:
             taken[doc] += 1
-            out.append(cid)
+            out.append(i)
             if len(out) == k:
                 break
     return out

@@ -10,6 +10,7 @@ import pytest
 from rag.engine import Engine
 from rag.errors import BadInput, NothingIndexed
 from rag.models import Filters
+from rag.rank import Ranker
 
 
 @pytest.fixture
@@ -77,8 +78,7 @@ def test_the_chunk_stating_a_clause_outranks_one_that_only_repeats_its_words(
         {
             "title": "Energy roundup",
             "source": "Reuters",
-            "body": "Solar panel prices. Solar panel prices. Prices fell for some. "
-            "Subsidies ended for farms. Solar subsidies ended.",
+            "body": "Solar panel prices rose in March. Prices fell for some buyers. Subsidies ended for farms.",
         },
         {
             "title": "Market note",
@@ -93,9 +93,10 @@ def test_the_chunk_stating_a_clause_outranks_one_that_only_repeats_its_words(
     path.write_text(json.dumps(records))
     engine.ingest([path])
     question = "Which outlet reported that solar panel prices fell once subsidies ended?"
-    monkeypatch.setattr("rag.retrieve.SENTENCE_WEIGHT", 0.0)
+    shipped = engine.retriever.ranker
+    monkeypatch.setattr(engine.retriever, "ranker", Ranker({"fused": 1.0}))
     assert engine.search(question, k=2)[0].title == "Energy roundup"  # words alone favour the roundup
-    monkeypatch.undo()
+    monkeypatch.setattr(engine.retriever, "ranker", shipped)
     assert engine.search(question, k=2)[0].title == "Market note"
 
 
