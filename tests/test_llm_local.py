@@ -98,5 +98,7 @@ def test_local_model_answers_with_verified_citations(engine: Engine) -> None:
 
 def test_local_model_refuses_what_the_corpus_does_not_hold(engine: Engine) -> None:
     answer = engine.ask("Who won the 2023 World Series of baseball?")
-    assert answer.mode == "llm" and not answer.degraded
+    # The question analysis may refuse before the model is asked (the corpus never mentions
+    # baseball); either way nothing may be asserted with a citation.
+    assert not answer.degraded
     assert answer.refused or not any(s.supported and s.citations for s in answer.sentences)
