@@ -78,7 +78,8 @@ def test_the_chunk_stating_a_clause_outranks_one_that_only_repeats_its_words(
         {
             "title": "Energy roundup",
             "source": "Reuters",
-            "body": "Solar panel prices rose in March. Prices fell for some buyers. Subsidies ended for farms.",
+            "body": "Solar panel prices rose in March. Prices fell for some buyers. "
+            "Subsidies ended for farms.",
         },
         {
             "title": "Market note",
@@ -109,3 +110,15 @@ def test_vectors_not_committed_yet_are_ignored(news: Engine) -> None:
     hits = news.search(question, k=3)
     assert hits and all(p.id != "in-flight:0" for p in hits)
     assert {p.title for p in hits} <= {"Fed holds rates", "Fed signals cuts", "Lakers win"}
+
+
+def test_a_corpus_too_big_for_memory_ranks_the_same(news: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past EXACT_SEARCH_LIMIT the chunk vectors are not held in memory: the ranker's embedding
+    features come from Chroma instead, and must give the same ranking."""
+    question = "Did the Federal Reserve change interest rates, as The Verge reported?"
+    in_memory = [(p.id, p.score) for p in news.search(question, k=3)]
+    monkeypatch.setattr("rag.retrieve.EXACT_SEARCH_LIMIT", 0)
+    news.retriever._catalog = None  # as after a restart
+    from_chroma = [(p.id, p.score) for p in news.search(question, k=3)]
+    assert [i for i, _ in from_chroma] == [i for i, _ in in_memory]
+    assert [s for _, s in from_chroma] == pytest.approx([s for _, s in in_memory], abs=1e-4)
