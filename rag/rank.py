@@ -7,10 +7,12 @@ clause's, and where they sit in their article). Outputs: a feature matrix (``fea
 score per candidate (``Ranker.score``).
 
 The weights are a logistic regression fitted by ``benchmarks/train_ranker.py`` on the
-MultiHop-RAG dev split and shipped in ``rag/ranker.json``. A linear model over a dozen and a half
-features is deliberate: its weights can be read, it cannot memorise questions, and the script's
-5-fold cross-validation shows the held-out folds scoring what the whole fit does. Retraining for
-another corpus is that script with another queries file.
+MultiHop-RAG dev split and shipped in ``rag/ranker.json``: one model with the embedding features
+and one without them, for ``RAG_RANK_EMBEDDINGS=false`` (no query embedding, faster searches).
+A linear model over a dozen and a half features is deliberate: its weights can be read, it
+cannot memorise questions, and the script's 5-fold cross-validation shows the held-out folds
+scoring what the whole fit does. Retraining for another corpus is that script with another
+queries file.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 WEIGHTS_FILE = Path(__file__).with_name("ranker.json")
 ABSENT = np.iinfo(np.int32).max  # the rank of a candidate a list did not return
 
+EMBEDDING_FEATURES = ("dense_best", "dense_gap", "dense_mean")
 FEATURES = (
     "fused",  # reciprocal-rank fusion of all lists, x (RRF_K + 1) so a list's top rank is ~1
     "best_rank",  # 1 / (1 + the candidate's best rank in any list)
@@ -54,7 +57,7 @@ class Pool:
     fused: np.ndarray  # (n,) reciprocal-rank fusion of the lists
     question_bm25: np.ndarray  # (n,)
     sentences: np.ndarray  # (n, clauses): best-sentence BM25 per clause, each clause's best = 1
-    dense: np.ndarray  # (n, clauses): cosine of chunk and clause embeddings
+    dense: np.ndarray  # (n, clauses): cosine of chunk and clause embeddings; (n, 0) without them
     place: np.ndarray  # (n, 2): (index of the chunk in its article, chunks in the article)
 
     def __len__(self) -> int:
@@ -70,7 +73,7 @@ def features(pool: Pool, rrf_k: int) -> np.ndarray:
     by_clause = -np.sort(-pool.sentences, axis=1)
     second = by_clause[:, 1] if by_clause.shape[1] > 1 else np.zeros(n)
     best = by_clause[:, 0]
-    dense = pool.dense
+    dense = pool.dense if pool.dense.shape[1] else np.zeros((n, 1))  # no embeddings: features 0
     gap = (dense - dense.max(axis=0, keepdims=True)).max(axis=1)
     top_bm25 = pool.question_bm25.max()
     articles: dict[str, list[int]] = defaultdict(list)
@@ -113,10 +116,15 @@ class Ranker:
         self.bias = bias
 
     @classmethod
-    def load(cls, path: Path = WEIGHTS_FILE) -> Ranker:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return cls(data["weights"], data["bias"])
+    def load(cls, embeddings: bool = True, path: Path = WEIGHTS_FILE) -> Ranker:
+        """The shipped model, with or without the embedding features."""
+        model = json.loads(path.read_text(encoding="utf-8"))["models"][model_name(embeddings)]
+        return cls(model["weights"], model["bias"])
 
     def score(self, matrix: np.ndarray) -> np.ndarray:
         """Log-odds per row of a ``features`` matrix."""
         return np.asarray(matrix @ self.weights + self.bias, dtype=np.float64)
+
+
+def model_name(embeddings: bool) -> str:
+    return "embeddings" if embeddings else "keywords"

@@ -92,7 +92,7 @@ class Retriever:
         self.embed = embed
         self.candidates = candidates
         self.stemmer = Stemmer.Stemmer("english")
-        self.ranker = Ranker.load()
+        self.ranker = Ranker.load(embeddings=store.settings.rank_embeddings)
         self._embedder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-embed")
         self._catalog: Catalog | None = None
         self._lock = threading.Lock()
@@ -169,9 +169,10 @@ class Retriever:
         # searches. It is most of a search's time, so it runs beside the keyword searches, and
         # the clauses go in as their content words: its cost grows with the tokens (~0.3 ms
         # each here), and dropping stop words cost nothing measurable on MultiHop-RAG.
-        short = [" ".join(content_words(part)) or part for part in parts]
+        ranked_by_embeddings = self.store.settings.rank_embeddings
+        short = [" ".join(content_words(part)) or part for part in parts] if ranked_by_embeddings else []
         embedding = self._embedder.submit(self.embed.embed_batch, short + (texts if weight else []))
-        by_text = dict(zip(texts, embedding.result()[len(parts) :], strict=True)) if weight else {}
+        by_text = dict(zip(texts, embedding.result()[len(short) :], strict=True)) if weight else {}
         ranked: list[list[tuple[str, float]]] = []  # per search: its fused ranking
         for i, (text, where) in enumerate(searches):
             mask = self._mask(bm25, catalog, where)
@@ -200,7 +201,7 @@ class Retriever:
             fused=np.array([fused[cid] for cid in ids]),
             question_bm25=keyword_scores[query][rows],
             sentences=self._sentence_matches(bm25, parts, rows),
-            dense=self._chunk_vectors(catalog, bm25, ids, vectors.shape[1]) @ vectors[: len(parts)].T,
+            dense=self._clause_similarity(catalog, bm25, ids, vectors[: len(short)]),
             place=np.array([catalog.place[cid] for cid in ids], dtype=np.float64).reshape(len(ids), 2),
         )
 
@@ -217,19 +218,23 @@ class Retriever:
                 out[:, j] = best[rows] / top
         return out
 
-    def _chunk_vectors(self, catalog: Catalog, bm25: BM25Index, ids: list[str], dim: int) -> np.ndarray:
-        """The candidates' embeddings, (len(ids), dim); zeros for any the store lacks."""
+    def _clause_similarity(
+        self, catalog: Catalog, bm25: BM25Index, ids: list[str], clauses: np.ndarray
+    ) -> np.ndarray:
+        """(len(ids), clauses): cosine of each candidate's embedding with each clause's."""
+        if not len(clauses):
+            return np.zeros((len(ids), 0))
         matrix = catalog.vectors(self.store) if catalog.chunk_ids is bm25.chunk_ids else None
         if matrix is not None:
-            return matrix[[bm25.position(cid) for cid in ids]]
+            return matrix[[bm25.position(cid) for cid in ids]] @ clauses.T
         # A Chroma server or a corpus past EXACT_SEARCH_LIMIT: fetch just the candidates' vectors.
         found = self.store.collection.get(ids=ids, include=["embeddings"]) if ids else {"ids": []}
         by_id = dict(zip(found["ids"], found.get("embeddings", []), strict=True))
-        out = np.zeros((len(ids), dim), dtype=np.float32)
+        out = np.zeros((len(ids), clauses.shape[1]), dtype=np.float32)  # zeros for any it lacks
         for i, cid in enumerate(ids):
             if cid in by_id:
                 out[i] = by_id[cid]
-        return out
+        return out @ clauses.T
 
     def _dense(
         self,

@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.config import Settings
+from rag.embeddings import OnnxEmbedding
 from rag.engine import Engine
-from rag.rank import ABSENT, FEATURES, WEIGHTS_FILE, Pool, Ranker, features
+from rag.rank import ABSENT, EMBEDDING_FEATURES, FEATURES, WEIGHTS_FILE, Pool, Ranker, features, model_name
 
 
 def pool() -> Pool:
@@ -55,15 +57,15 @@ def test_an_empty_pool_scores_nothing() -> None:
 
 def test_shipped_weights_cover_every_feature() -> None:
     """A feature added without retraining (benchmarks/train_ranker.py --write) fails here."""
-    shipped = json.loads(WEIGHTS_FILE.read_text())
-    assert set(shipped["weights"]) == set(FEATURES)
-    ranker = Ranker.load()
-    # What the ranker learned, in the directions one expects: matching a clause and ranking
-    # high in a search raise a candidate's score.
-    for name in ("clause_best", "best_rank", "named_outlet", "dense_gap"):
-        assert shipped["weights"][name] > 0, name
-    scores = ranker.score(features(pool(), 60))
-    assert scores[0] > scores[2] and scores[1] > scores[2]
+    models = json.loads(WEIGHTS_FILE.read_text())["models"]
+    for embeddings in (True, False):
+        weights = models[model_name(embeddings)]["weights"]
+        assert set(weights) == set(FEATURES)
+        # What the ranker learned, in the directions one expects: matching a clause and ranking
+        # high in a search raise a candidate's score.
+        for name in ("clause_best", "best_rank", "named_outlet") + (("dense_gap",) if embeddings else ()):
+            assert weights[name] > 0, name
+    assert all(models["keywords"]["weights"][name] == 0 for name in EMBEDDING_FEATURES)
 
 
 def test_unknown_feature_is_refused() -> None:
@@ -71,7 +73,7 @@ def test_unknown_feature_is_refused() -> None:
         Ranker({"bogus": 1.0})
 
 
-def test_passage_scores_are_probabilities(engine: Engine, tmp_path: Path) -> None:
+def rates_corpus(tmp_path: Path) -> Path:
     path = tmp_path / "a.json"
     path.write_text(
         json.dumps(
@@ -81,7 +83,27 @@ def test_passage_scores_are_probabilities(engine: Engine, tmp_path: Path) -> Non
             ]
         )
     )
-    engine.ingest([path])
+    return path
+
+
+def test_passage_scores_are_probabilities(engine: Engine, tmp_path: Path) -> None:
+    engine.ingest([rates_corpus(tmp_path)])
     hits = engine.search("Who raised rates?", k=2)
     assert hits[0].title == "Rates"
     assert all(0.0 < p.score < 1.0 for p in hits)
+
+
+def test_without_embeddings_a_search_embeds_nothing(
+    tmp_path: Path, embed: OnnxEmbedding, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = Engine(Settings(data_dir=tmp_path / "data", rank_embeddings=False), embed=embed)
+    engine.ingest([rates_corpus(tmp_path)])
+    embedded: list[str] = []
+    real = OnnxEmbedding.embed_batch
+    monkeypatch.setattr(
+        OnnxEmbedding, "embed_batch", lambda self, texts: embedded.extend(texts) or real(self, texts)
+    )
+    # k=1: with fewer keyword hits than asked for, the question is embedded to find the rest.
+    hits = engine.search("Who raised rates?", k=1)
+    engine.close()
+    assert hits[0].title == "Rates" and embedded == []
