@@ -55,8 +55,11 @@ def free_port() -> int:
 def signed(body: str) -> dict[str, str]:
     ts = str(int(time.time()))
     digest = hmac.new(SECRET.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
-    return {"Content-Type": "application/json", "X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": f"v0={digest}"}
+    return {
+        "Content-Type": "application/json",
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": f"v0={digest}",
+    }
 
 
 def pct(values: list[float], q: float) -> float:
@@ -69,10 +72,20 @@ def burst(url: str, slack: SlackServer, first: int, count: int, conc: int) -> st
 
     def mention(i: int) -> tuple[float, int]:
         ts = f"1800000000.{first + i:06d}"
-        body = json.dumps({
-            "type": "event_callback", "team_id": TEAM_ID, "event_id": f"EvB{first + i}",
-            "event": {"type": "app_mention", "user": "U1", "channel": "C1", "ts": ts,
-                      "text": f"<@{BOT_USER_ID}> {QUESTIONS[i % len(QUESTIONS)]}"}})
+        body = json.dumps(
+            {
+                "type": "event_callback",
+                "team_id": TEAM_ID,
+                "event_id": f"EvB{first + i}",
+                "event": {
+                    "type": "app_mention",
+                    "user": "U1",
+                    "channel": "C1",
+                    "ts": ts,
+                    "text": f"<@{BOT_USER_ID}> {QUESTIONS[i % len(QUESTIONS)]}",
+                },
+            }
+        )
         started = time.monotonic()
         sent[ts] = started
         status = httpx.post(url, content=body, headers=signed(body), timeout=30).status_code
@@ -103,19 +116,39 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp, running_slack(TOKEN) as slack:
         data = Path(tmp) / "data"
-        env = {**os.environ, "RAG_DATA_DIR": str(data), "HF_HUB_OFFLINE": "1",
-               "ANONYMIZED_TELEMETRY": "False"}
+        env = {
+            **os.environ,
+            "RAG_DATA_DIR": str(data),
+            "HF_HUB_OFFLINE": "1",
+            "ANONYMIZED_TELEMETRY": "False",
+        }
         if args.data_dir:
             shutil.copytree(args.data_dir, data)
         else:
-            subprocess.run([str(ROOT / ".venv/bin/rag"), "ingest", str(ROOT / "corpus"), "--json"],
-                           env=env, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [str(ROOT / ".venv/bin/rag"), "ingest", str(ROOT / "corpus"), "--json"],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
         port = free_port()
-        env |= {"RAG_SLACK_BOT_TOKEN": TOKEN, "RAG_SLACK_SIGNING_SECRET": SECRET,
-                "RAG_SLACK_API_URL": slack.api_url}
+        env |= {
+            "RAG_SLACK_BOT_TOKEN": TOKEN,
+            "RAG_SLACK_SIGNING_SECRET": SECRET,
+            "RAG_SLACK_API_URL": slack.api_url,
+        }
         server = subprocess.Popen(
-            [str(ROOT / ".venv/bin/uvicorn"), "--factory", "api.app:create_app", "--port", str(port),
-             "--log-level", "warning"], env=env, cwd=ROOT,
+            [
+                str(ROOT / ".venv/bin/uvicorn"),
+                "--factory",
+                "api.app:create_app",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            cwd=ROOT,
         )
         url = f"http://127.0.0.1:{port}/slack/events"
         try:
@@ -126,8 +159,10 @@ def main() -> None:
                 except httpx.HTTPError:
                     time.sleep(0.1)
             burst(url, slack, 0, 2, 1)  # warm-up: auth.test, first queries
-            print(f"{'conc':>4} {'events':>6} | {'ack p50':>8} {'p95':>7} {'max':>7} ms | "
-                  f"{'answer p50':>10} {'p95':>6} {'max':>6} s | errors dupes")
+            print(
+                f"{'conc':>4} {'events':>6} | {'ack p50':>8} {'p95':>7} {'max':>7} ms | "
+                f"{'answer p50':>10} {'p95':>6} {'max':>6} s | errors dupes"
+            )
             first = 2
             for conc in args.concurrency:
                 print(burst(url, slack, first, args.events, conc), flush=True)
