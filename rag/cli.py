@@ -442,6 +442,13 @@ def print_eval(scores: dict[str, Any]) -> None:
         digits = 1 if "latency" in name else 3
         table.add_row(name, *("–" if row[name] is None else f"{row[name]:.{digits}f}" for _, row in columns))
     console.print(table)
+    cross = scores.get("ranker_cross_validated")
+    if cross:
+        figures = ", ".join(f"{k} {v}" for k, v in cross.items() if isinstance(v, float))
+        console.print(
+            "[yellow]The shipped ranker was fitted on these queries, so the scores above are "
+            f"in-sample. Cross-validated on them (what unseen questions get): {figures}.[/yellow]"
+        )
 
 
 @eval_app.command("multihop")

@@ -19,6 +19,7 @@ full answer (``Engine.ask``), so it measures what a user would get.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from rag.config import Settings
 from rag.errors import BadInput
 from rag.ingest import Progress as IngestProgress
 from rag.models import Answer, Passage
+from rag.rank import fitted_on
 
 if TYPE_CHECKING:
     from rag.engine import Engine
@@ -90,6 +92,9 @@ class Scores(BaseModel):
 
 class EvalReport(Scores):
     by_type: dict[str, Scores] = Field(default_factory=dict)
+    # Set when the shipped ranker was fitted on these very queries: the scores above are then
+    # in-sample, and these (its cross-validation on them) are what unseen questions get.
+    ranker_cross_validated: dict[str, object] | None = None
 
     def dump(self) -> dict[str, object]:
         return self.model_dump(by_alias=True)
@@ -244,6 +249,9 @@ def run_multihop(
     engine = Engine(protocol_settings(settings, data_dir))
     try:
         prepare_index(engine, corpus, ingest_progress)
-        return report(Evaluator(engine, answers).run(queries, progress))
+        result = report(Evaluator(engine, answers).run(queries, progress))
+        digest = hashlib.sha256(queries_file.read_bytes()).hexdigest()
+        result.ranker_cross_validated = fitted_on(digest, engine.settings.rank_embeddings)
+        return result
     finally:
         engine.close()

@@ -6,13 +6,13 @@ their best sentence matches each clause of the question, how close their embeddi
 clause's, and where they sit in their article). Outputs: a feature matrix (``features``) and a
 score per candidate (``Ranker.score``).
 
-The weights are a logistic regression fitted by ``benchmarks/train_ranker.py`` on the
-MultiHop-RAG dev split and shipped in ``rag/ranker.json``: one model with the embedding features
-and one without them, for ``RAG_RANK_EMBEDDINGS=false`` (no query embedding, faster searches).
-A linear model over a dozen and a half features is deliberate: its weights can be read, it
-cannot memorise questions, and the script's 5-fold cross-validation shows the held-out folds
-scoring what the whole fit does. Retraining for another corpus is that script with another
-queries file.
+The model is gradient-boosted trees, fitted by ``benchmarks/train_ranker.py`` (scikit-learn's
+``HistGradientBoostingClassifier``) on the MultiHop-RAG dev split and shipped in
+``rag/ranker.json``: one model with the embedding features and one without them, for
+``RAG_RANK_EMBEDDINGS=false`` (no query embedding, faster searches). The features are about the
+candidate and the question's shape, never its words, so the model cannot memorise questions;
+the script's 5-fold cross-validation (by question) shows what it scores on questions it never
+saw. Retraining for another corpus is that script with another queries file.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,6 +45,8 @@ FEATURES = (
     "article_candidates",  # log of how many of its article's chunks are candidates
     "article_fused",  # the best fused score among its article's candidates
     "article_clause_best",  # the best clause match among its article's candidates
+    "outlets_named",  # how many outlets the question names (its shape: trees split on it)
+    "clauses",  # how many clauses the question has
 )
 
 
@@ -101,29 +104,73 @@ def features(pool: Pool, rrf_k: int) -> np.ndarray:
         "article_candidates": np.log(np.maximum(article_count, 1)),
         "article_fused": article_fused,
         "article_clause_best": article_best,
+        "outlets_named": np.full(n, pool.ranks.shape[1] - 1),
+        "clauses": np.full(n, pool.sentences.shape[1]),
     }
     return np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in FEATURES])
 
 
 class Ranker:
-    """A linear scorer over ``FEATURES``: ``score = features @ weights + bias``."""
+    """A sum of regression trees over ``FEATURES`` rows: ``score = baseline + sum of the leaf
+    each tree sends the row to`` (log-odds).
 
-    def __init__(self, weights: dict[str, float], bias: float = 0.0) -> None:
-        unknown = set(weights) - set(FEATURES)
-        if unknown:
-            raise ValueError(f"Unknown ranker features: {sorted(unknown)}")
-        self.weights = np.array([weights.get(name, 0.0) for name in FEATURES])
-        self.bias = bias
+    Evaluated with numpy rather than by unpickling scikit-learn: serving needs a dozen lines of
+    array indexing, not scikit-learn and SciPy (~100 MB) in every install, and JSON weights
+    cannot run code when loaded. ``benchmarks/train_ranker.py`` checks that these scores equal
+    scikit-learn's before it writes them.
+    """
+
+    def __init__(self, trees: list[dict[str, Any]], baseline: float, features: list[str]) -> None:
+        if list(features) != list(FEATURES):
+            raise ValueError(f"The ranker was trained on other features: {features}")
+        # All trees in one node table; a leaf points to itself, so a row that reached its leaf
+        # stays there while deeper trees finish.
+        starts = np.cumsum([0] + [len(t["feature"]) for t in trees])
+
+        def column(key: str, dtype: type, offset: bool = False) -> np.ndarray:
+            parts: list[np.ndarray] = [
+                np.asarray(t[key], dtype=dtype) + (start if offset else 0)
+                for t, start in zip(trees, starts, strict=False)
+            ]
+            return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
+
+        self.feature = column("feature", np.int64)
+        self.threshold = column("threshold", np.float64)
+        self.left = column("left", np.int64, offset=True)
+        self.right = column("right", np.int64, offset=True)
+        self.value = column("value", np.float64)
+        self.trees = trees
+        self.roots = starts[:-1]
+        self.depth = max((int(t["depth"]) for t in trees), default=0)
+        self.baseline = baseline
 
     @classmethod
     def load(cls, embeddings: bool = True, path: Path = WEIGHTS_FILE) -> Ranker:
         """The shipped model, with or without the embedding features."""
-        model = json.loads(path.read_text(encoding="utf-8"))["models"][model_name(embeddings)]
-        return cls(model["weights"], model["bias"])
+        shipped = json.loads(path.read_text(encoding="utf-8"))
+        model = shipped["models"][model_name(embeddings)]
+        return cls(model["trees"], model["baseline"], shipped["features"])
 
     def score(self, matrix: np.ndarray) -> np.ndarray:
         """Log-odds per row of a ``features`` matrix."""
-        return np.asarray(matrix @ self.weights + self.bias, dtype=np.float64)
+        n, width = matrix.shape
+        cells = np.ascontiguousarray(matrix, dtype=np.float64).ravel()
+        row_start = (np.arange(n) * width)[None, :]
+        node = np.repeat(self.roots[:, None], n, axis=1)  # (trees, rows); take() beats [] here
+        for _ in range(self.depth):
+            left = cells.take(row_start + self.feature.take(node)) <= self.threshold.take(node)
+            node = np.where(left, self.left.take(node), self.right.take(node))
+        return np.asarray(self.baseline + self.value.take(node).sum(axis=0), dtype=np.float64)
+
+
+def fitted_on(queries_sha256: str, embeddings: bool, path: Path = WEIGHTS_FILE) -> dict[str, Any] | None:
+    """The shipped model's cross-validated scores when it was fitted on the queries file with
+    this sha256 (so scores measured on it are in-sample and flattering); else None."""
+    shipped = json.loads(path.read_text(encoding="utf-8"))
+    if shipped.get("trained_on_sha256") != queries_sha256:
+        return None
+    cross: dict[str, Any] = shipped["models"][model_name(embeddings)]["cross_validated"]
+    return cross
 
 
 def model_name(embeddings: bool) -> str:
