@@ -119,8 +119,8 @@ def main() -> None:
             )
         out = report(results).dump()
         keep = ("hits@10", "hits@4", "mrr@10", "map@10", "evidence_recall@10")
-        by_type = {t: s["evidence_recall@10"] for t, s in out["by_type"].items()}  # type: ignore[attr-defined]
-        return {k: out[k] for k in keep} | {"evidence_recall@10 by type": by_type}
+        by_type = {t: {k: s[k] for k in keep} for t, s in out["by_type"].items()}  # type: ignore[attr-defined]
+        return {k: out[k] for k in keep} | {"by_type": by_type}
 
     def fit_on(idx: np.ndarray, matrices: list[np.ndarray]) -> Ranker:
         return fit(np.vstack([matrices[i] for i in idx]), np.concatenate([labels[i] for i in idx]))
