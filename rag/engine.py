@@ -84,8 +84,17 @@ class Engine:
         return self.store.get_article(document_id)
 
     def delete_document(self, document_id: str) -> None:
+        """Remove an article. An uploaded file goes too once none of its articles is left:
+        deleting is how a user takes a text off this server. Corpus files are the user's and
+        stay."""
         self.store.get_article(document_id)  # raises NotFound
-        self.store.remove_articles([document_id])
+        path = self.store.file_of(document_id)
+        with self._ingest_lock:
+            self.store.remove_articles([document_id])
+            uploads = (self.store.data_dir / "uploads").resolve()
+            if path and Path(path).parent == uploads and not self.store.article_hashes(path):
+                self.store.remove_file(path)
+                Path(path).unlink(missing_ok=True)
 
     # --- questions --------------------------------------------------------------------
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Passage]:

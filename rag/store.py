@@ -455,6 +455,11 @@ class Store:
         )
         return [ArticleInfo(**self._info(r), chars=r["chars"], chunks=r["n_chunks"]) for r in rows]
 
+    def file_of(self, document_id: str) -> str | None:
+        """The path of the file an article was read from."""
+        row = self.db.execute("SELECT file_path FROM articles WHERE id=?", (document_id,)).fetchone()
+        return str(row["file_path"]) if row else None
+
     def get_article(self, document_id: str) -> Article:
         row = self.db.execute("SELECT * FROM articles WHERE id=?", (document_id,)).fetchone()
         if row is None:

@@ -11,6 +11,7 @@ import pytest
 from rag.engine import Engine
 from rag.errors import BadInput
 from rag.store import BM25_FORMAT, Store
+from tests.conftest import SEED
 
 
 def _chunk_rows(store: Store) -> list[dict]:
@@ -149,3 +150,27 @@ def test_an_index_from_an_older_version_is_rebuilt_on_first_search(
     assert other.store.bm25().sentences is not None
     assert json.loads(manifest.read_text())["format"] == BM25_FORMAT
     other.close()
+
+
+def test_deleting_an_uploaded_article_removes_its_file_once_empty(engine: Engine, corpus_dir: Path) -> None:
+    story = b"Harbor opens solar farm\nThe town of Harbor opened a floating solar farm on Monday.\n"
+    (single,) = engine.upload([("story.txt", story)]).added
+    pair = json.dumps(
+        [{"title": f"Note {i}", "body": f"Council note number {i} on the budget."} for i in (1, 2)]
+    )
+    first, second = engine.upload([("notes.json", pair.encode())]).added
+    seed = engine.ingest([corpus_dir]).added[0]
+    uploads = engine.store.data_dir / "uploads"
+
+    engine.delete_document(single)
+    assert not (uploads / "story.txt").exists()
+    assert engine.upload([("story.txt", story)]).added  # added again, not "unchanged"
+
+    engine.delete_document(first)
+    assert (uploads / "notes.json").exists()  # its other article is still indexed
+    engine.delete_document(second)
+    assert not (uploads / "notes.json").exists()
+
+    engine.delete_document(seed)
+    assert (corpus_dir / SEED.name).exists()  # the user's own corpus file is never touched
+    _assert_consistent(engine)
