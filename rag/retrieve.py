@@ -109,12 +109,12 @@ class Retriever:
                 words: set[str] = set()
                 for (text,) in self.store.db.execute("SELECT title || ' ' || text FROM articles"):
                     words.update(_WORD.findall(text.lower()))
-                rows = self.store.db.execute("SELECT id, document_id FROM chunks ORDER BY document_id, start")
-                chunks = dict(rows.fetchall())
-                per_article: dict[str, list[str]] = defaultdict(list)
-                for cid, doc in chunks.items():
-                    per_article[doc].append(cid)
-                place = {cid: (i, len(cids)) for cids in per_article.values() for i, cid in enumerate(cids)}
+                rows = self.store.db.execute(
+                    "SELECT c.id, c.document_id, c.ordinal, a.n_chunks FROM chunks c "
+                    "JOIN articles a ON a.id = c.document_id"
+                ).fetchall()
+                chunks = {cid: doc for cid, doc, _, _ in rows}
+                place = {cid: (ordinal, count) for cid, _, ordinal, count in rows}
                 outlets = OutletIndex(self.store.sources())
                 ids = self.store.bm25().chunk_ids
                 self._catalog = Catalog(gen, outlets, frozenset(words), chunks, place, ids)
@@ -188,8 +188,9 @@ class Retriever:
         fused = rrf(ranked)
         vectors = embedding.result()
         # Chroma is written before SQLite commits, so it can name a chunk no index holds yet.
-        ids = [cid for cid in fused if bm25.position(cid) >= 0]
-        rows = np.array([bm25.position(cid) for cid in ids], dtype=np.int64)
+        held = [(cid, bm25.position(cid)) for cid in fused]
+        ids = [cid for cid, row in held if row >= 0]
+        rows = np.array([row for _, row in held if row >= 0], dtype=np.int64)
         ranks = np.full((len(ids), len(ranked)), ABSENT, dtype=np.int64)
         at = {cid: i for i, cid in enumerate(ids)}
         for j, ranking in enumerate(ranked):
@@ -203,7 +204,7 @@ class Retriever:
             fused=np.array([fused[cid] for cid in ids]),
             question_bm25=keyword_scores[query][rows],
             sentences=self._sentence_matches(bm25, parts, rows),
-            dense=self._clause_similarity(catalog, bm25, ids, vectors[: len(short)]),
+            dense=self._clause_similarity(catalog, bm25, ids, rows, vectors[: len(short)]),
             place=np.array([catalog.place[cid] for cid in ids], dtype=np.float64).reshape(len(ids), 2),
         )
 
@@ -221,14 +222,15 @@ class Retriever:
         return out
 
     def _clause_similarity(
-        self, catalog: Catalog, bm25: BM25Index, ids: list[str], clauses: np.ndarray
+        self, catalog: Catalog, bm25: BM25Index, ids: list[str], rows: np.ndarray, clauses: np.ndarray
     ) -> np.ndarray:
-        """(len(ids), clauses): cosine of each candidate's embedding with each clause's."""
+        """(len(ids), clauses): cosine of each candidate (``ids``, at ``rows`` of ``bm25``) with
+        each clause's embedding."""
         if not len(clauses):
             return np.zeros((len(ids), 0))
         matrix = catalog.vectors(self.store) if catalog.chunk_ids is bm25.chunk_ids else None
         if matrix is not None:
-            return matrix[[bm25.position(cid) for cid in ids]] @ clauses.T
+            return matrix[rows] @ clauses.T
         # A Chroma server or a corpus past EXACT_SEARCH_LIMIT: fetch just the candidates' vectors.
         found = self.store.collection.get(ids=ids, include=["embeddings"]) if ids else {"ids": []}
         by_id = dict(zip(found["ids"], found.get("embeddings", []), strict=True))
