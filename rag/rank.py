@@ -2,9 +2,9 @@
 score, the log-odds that the candidate holds a fact the question asks about.
 
 Inputs: a ``Pool`` (the candidates of one question, the ranked lists they came from, how well
-their best sentence matches each clause of the question, how close their embedding is to each
-clause's, and where they sit in their article). Outputs: a feature matrix (``features``) and a
-score per candidate (``Ranker.score``).
+their best sentence matches each clause of the question, where each clause's own keyword search
+ranks them, how close their embedding is to each clause's, and where they sit in their article).
+Outputs: a feature matrix (``features``) and a score per candidate (``Ranker.score``).
 
 The model is gradient-boosted trees, fitted by ``benchmarks/train_ranker.py`` (scikit-learn's
 ``HistGradientBoostingClassifier``) on the MultiHop-RAG dev split and shipped in
@@ -27,6 +27,7 @@ import numpy as np
 
 WEIGHTS_FILE = Path(__file__).with_name("ranker.json")
 ABSENT = np.iinfo(np.int32).max  # the rank of a candidate a list did not return
+CLAUSE_TOP = 5
 
 EMBEDDING_FEATURES = ("dense_best", "dense_gap", "dense_mean")
 FEATURES = (
@@ -37,6 +38,8 @@ FEATURES = (
     "clause_best",  # the best clause-to-sentence match (each clause's best candidate is 1)
     "clause_second",  # the second-best clause's match: a chunk answering two parts at once
     "clause_mean",
+    "clause_search_best",  # 1 / (1 + its best rank in a clause's own search)
+    "clause_search_top",  # how many clauses' own searches rank it in their top CLAUSE_TOP
     "dense_best",  # the highest cosine between the chunk's and a clause's embedding
     "dense_gap",  # ... minus that clause's best candidate's (0 for the best)
     "dense_mean",
@@ -60,6 +63,7 @@ class Pool:
     fused: np.ndarray  # (n,) reciprocal-rank fusion of the lists
     question_bm25: np.ndarray  # (n,)
     sentences: np.ndarray  # (n, clauses): best-sentence BM25 per clause, each clause's best = 1
+    clause_ranks: np.ndarray  # (n, clauses): rank in each clause's own keyword search; ABSENT
     dense: np.ndarray  # (n, clauses): cosine of chunk and clause embeddings; (n, 0) without them
     place: np.ndarray  # (n, 2): (index of the chunk in its article, chunks in the article)
 
@@ -96,6 +100,8 @@ def features(pool: Pool, rrf_k: int) -> np.ndarray:
         "clause_best": best,
         "clause_second": second,
         "clause_mean": pool.sentences.mean(axis=1),
+        "clause_search_best": 1.0 / (1.0 + pool.clause_ranks.min(axis=1, initial=ABSENT)),
+        "clause_search_top": (pool.clause_ranks < CLAUSE_TOP).sum(axis=1),
         "dense_best": dense.max(axis=1),
         "dense_gap": gap,
         "dense_mean": dense.mean(axis=1),

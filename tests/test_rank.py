@@ -25,6 +25,7 @@ def pool() -> Pool:
         fused=np.array([1 / 61, 1 / 64, 1 / 61]),
         question_bm25=np.array([8.0, 4.0, 2.0]),
         sentences=np.array([[1.0, 0.2], [0.5, 1.0], [0.0, 0.4]]),
+        clause_ranks=np.array([[0, 7], [ABSENT, 2], [ABSENT, ABSENT]]),
         dense=np.array([[0.5, 0.1], [0.3, 0.6], [0.2, 0.2]]),
         place=np.array([[0, 2], [1, 2], [0, 1]]),
     )
@@ -42,6 +43,8 @@ def test_features_read_the_pool() -> None:
     assert column("question_bm25").tolist() == pytest.approx([1.0, 0.5, 0.25])
     assert column("clause_best").tolist() == pytest.approx([1.0, 1.0, 0.4])
     assert column("clause_second").tolist() == pytest.approx([0.2, 0.5, 0.0])
+    assert column("clause_search_best").tolist() == pytest.approx([1.0, 1 / 3, 0.0], abs=1e-9)
+    assert column("clause_search_top").tolist() == [1, 1, 0]
     assert column("dense_gap").tolist() == pytest.approx([0.0, 0.0, -0.3])  # b is 0.3 off both bests
     assert column("lead_chunk").tolist() == [1, 0, 1]
     assert column("place").tolist() == pytest.approx([0.0, 1.0, 0.0])
@@ -51,7 +54,7 @@ def test_features_read_the_pool() -> None:
 
 def test_an_empty_pool_scores_nothing() -> None:
     none = np.zeros((0, 2))
-    empty = Pool([], [], np.zeros((0, 1), int), np.zeros(0), np.zeros(0), none, none, none)
+    empty = Pool([], [], np.zeros((0, 1), int), np.zeros(0), np.zeros(0), none, none, none, none)
     assert Ranker.load().score(features(empty, 60)).shape == (0,)
 
 

@@ -87,7 +87,7 @@ def test_the_chunk_stating_a_clause_outranks_one_that_only_repeats_its_words(
             "title": "Energy roundup",
             "source": "Reuters",
             "body": "Solar panel prices rose in March. Prices fell for some buyers. "
-            "Subsidies ended for farms.",
+            "Subsidies ended for farms. Wind turbines were installed on the coast.",
         },
         {
             "title": "Market note",
