@@ -26,12 +26,14 @@ from rag.documents import SkipFile, content_hash, discover, file_hash, iter_file
 from rag.embeddings import OnnxEmbedding
 from rag.errors import RagError
 from rag.models import Article, IngestReport, SkippedFile
+from rag.sentences import split_sentences
 from rag.store import Chunk, Store
 
 log = logging.getLogger(__name__)
 
 # Articles embedded per pipeline run: also the unit of commit, so an interrupt loses little.
 BATCH_ARTICLES = 16
+BACKFILL_CHUNKS = 256  # chunks given sentence vectors per commit when upgrading an index
 
 Progress = Callable[[int, int, str], None]  # (done, total, what) in articles
 
@@ -70,6 +72,10 @@ class Ingestor:
         self.pipeline = IngestionPipeline(transformations=[self.splitter, self.embed])
         self.signature = index_signature(store, embed)
         self.tokenizer = get_tokenizer()  # the one SentenceSplitter counts tokens with
+        # Only the embedding ranker reads sentence vectors; they double the embedding work, so
+        # RAG_RANK_EMBEDDINGS=false skips them, and turning it back on fills them in at the next
+        # ingest (without re-embedding the chunks).
+        self.sentence_vectors = s.rank_embeddings
 
     def _fit(self, text: str, share: int) -> str:
         """``text`` cut to 1/``share`` of the chunk size in tokens.
@@ -81,6 +87,19 @@ class Ingestor:
         while text and len(self.tokenizer(text)) > budget:
             text = text[: len(text) * 3 // 4]
         return text
+
+    def embed_sentences(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """One (sentences, dim) array per text (a chunk): the ranker compares each sentence with
+        each part of a question, since the fact a part asks about is one sentence of a chunk."""
+        pieces = [split_sentences(text) for text in texts]
+        flat = [sentence for piece in pieces for sentence in piece]
+        vectors = np.zeros((len(flat), self.embed.dimension), dtype=np.float32)
+        # Shortest first: a batch is padded to its longest sentence, and padding is most of the cost.
+        order = sorted(range(len(flat)), key=lambda i: len(flat[i]))
+        if flat:
+            vectors[order] = self.embed.embed_batch([flat[i] for i in order])
+        bounds = np.cumsum([0] + [len(piece) for piece in pieces])
+        return [vectors[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
     def chunk_and_embed(self, articles: Sequence[Article]) -> tuple[list[list[Chunk]], np.ndarray]:
         docs = [
@@ -189,6 +208,9 @@ class Ingestor:
                 [(a, f, c) for (a, f, _), c in zip(batch, chunks, strict=True)],
                 vectors,
                 {a.id: h for a, _, h in batch},
+                self.embed_sentences([c.text for article_chunks in chunks for c in article_chunks])
+                if self.sentence_vectors
+                else (),
             )
             report.chunks_embedded += len(vectors)
             if progress:
@@ -196,11 +218,30 @@ class Ingestor:
         # File hashes are recorded last: a file is "unchanged" only once all its articles are in.
         for key, digest in finished_files.items():
             self.store.set_file(key, digest)
+        if self.sentence_vectors:
+            self._backfill_sentence_vectors(progress)
         self.store.bm25()  # rebuilds the keyword index if anything changed
         self.store.set_meta("signature", self.signature)
         self.store.set_meta("dirty", "")
         report.seconds = round(time.perf_counter() - started, 3)
         return report
+
+    def _backfill_sentence_vectors(self, progress: Progress | None) -> None:
+        """Sentence vectors for chunks indexed before they existed (or restored from a Chroma
+        server), so an upgraded index gains them without re-embedding its chunks."""
+        total = self.store.db.execute(
+            "SELECT COUNT(*) FROM chunks WHERE id NOT IN (SELECT chunk_id FROM sentence_vectors)"
+        ).fetchone()[0]
+        done = 0
+        while done < total:
+            todo = self.store.chunks_without_sentence_vectors(BACKFILL_CHUNKS)
+            if not todo:
+                break
+            vectors = self.embed_sentences([text for _, text in todo])
+            self.store.add_sentence_vectors([(cid, v) for (cid, _), v in zip(todo, vectors, strict=True)])
+            done += len(todo)
+            if progress:
+                progress(min(done, total), total, "sentence vectors")
 
 
 def _display(path: Path) -> str:

@@ -3,7 +3,8 @@ score, the log-odds that the candidate holds a fact the question asks about.
 
 Inputs: a ``Pool`` (the candidates of one question, the ranked lists they came from, how well
 their best sentence matches each clause of the question, where each clause's own keyword search
-ranks them, how close their embedding is to each clause's, and where they sit in their article).
+ranks them, how close their embedding and their closest sentence's are to each clause's, and
+where they sit in their article).
 Outputs: a feature matrix (``features``) and a score per candidate (``Ranker.score``).
 
 The model is gradient-boosted trees, fitted by ``benchmarks/train_ranker.py`` (scikit-learn's
@@ -29,7 +30,15 @@ WEIGHTS_FILE = Path(__file__).with_name("ranker.json")
 ABSENT = np.iinfo(np.int32).max  # the rank of a candidate a list did not return
 CLAUSE_TOP = 5
 
-EMBEDDING_FEATURES = ("dense_best", "dense_gap", "dense_mean")
+EMBEDDING_FEATURES = (
+    "dense_best",
+    "dense_gap",
+    "dense_mean",
+    "sentence_dense_best",
+    "sentence_dense_second",
+    "sentence_dense_gap",
+    "sentence_dense_mean",
+)
 FEATURES = (
     "fused",  # reciprocal-rank fusion of all lists, x (RRF_K + 1) so a list's top rank is ~1
     "best_rank",  # 1 / (1 + the candidate's best rank in any list)
@@ -43,6 +52,10 @@ FEATURES = (
     "dense_best",  # the highest cosine between the chunk's and a clause's embedding
     "dense_gap",  # ... minus that clause's best candidate's (0 for the best)
     "dense_mean",
+    "sentence_dense_best",  # the highest cosine between one of its sentences and a clause
+    "sentence_dense_second",  # ... the second clause's: a chunk stating two parts at once
+    "sentence_dense_gap",  # ... minus that clause's best candidate's
+    "sentence_dense_mean",
     "lead_chunk",  # the article's first chunk (its title and lede)
     "place",  # where in its article the chunk sits, 0 (start) .. 1 (end)
     "article_candidates",  # log of how many of its article's chunks are candidates
@@ -65,6 +78,7 @@ class Pool:
     sentences: np.ndarray  # (n, clauses): best-sentence BM25 per clause, each clause's best = 1
     clause_ranks: np.ndarray  # (n, clauses): rank in each clause's own keyword search; ABSENT
     dense: np.ndarray  # (n, clauses): cosine of chunk and clause embeddings; (n, 0) without them
+    sentence_dense: np.ndarray  # (n, clauses): best cosine of its sentences' and the clause's
     place: np.ndarray  # (n, 2): (index of the chunk in its article, chunks in the article)
 
     def __len__(self) -> int:
@@ -82,6 +96,8 @@ def features(pool: Pool, rrf_k: int) -> np.ndarray:
     best = by_clause[:, 0]
     dense = pool.dense if pool.dense.shape[1] else np.zeros((n, 1))  # no embeddings: features 0
     gap = (dense - dense.max(axis=0, keepdims=True)).max(axis=1)
+    by_sentence = pool.sentence_dense if pool.sentence_dense.shape[1] else np.zeros((n, 1))
+    sentence_order = -np.sort(-by_sentence, axis=1)
     top_bm25 = pool.question_bm25.max()
     articles: dict[str, list[int]] = defaultdict(list)
     for i, doc in enumerate(pool.documents):
@@ -105,6 +121,10 @@ def features(pool: Pool, rrf_k: int) -> np.ndarray:
         "dense_best": dense.max(axis=1),
         "dense_gap": gap,
         "dense_mean": dense.mean(axis=1),
+        "sentence_dense_best": sentence_order[:, 0],
+        "sentence_dense_second": sentence_order[:, 1] if sentence_order.shape[1] > 1 else np.zeros(n),
+        "sentence_dense_gap": (by_sentence - by_sentence.max(axis=0, keepdims=True)).max(axis=1),
+        "sentence_dense_mean": by_sentence.mean(axis=1),
         "lead_chunk": index == 0,
         "place": index / np.maximum(count - 1, 1),
         "article_candidates": np.log(np.maximum(article_count, 1)),

@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(document_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sentence_vectors (chunk_id TEXT PRIMARY KEY, vectors BLOB NOT NULL);
 """
 
 
@@ -249,8 +250,10 @@ class Store:
         items: Sequence[tuple[Article, str, list[Chunk]]],
         embeddings: np.ndarray,
         stored_hash: dict[str, str],
+        sentence_vectors: Sequence[np.ndarray] = (),
     ) -> None:
-        """Replace each article's chunks (Chroma, then one SQLite transaction)."""
+        """Replace each article's chunks (Chroma, then one SQLite transaction); with
+        ``sentence_vectors``, one (sentences, dim) array per chunk in the same order."""
         ids, docs, metas = [], [], []
         for article, _file_path, chunks in items:
             for chunk in chunks:
@@ -303,6 +306,8 @@ class Store:
                         "VALUES (?,?,?,?,?,?)",
                         [(c.id, c.document_id, c.ordinal, c.start, c.end, c.text) for c in chunks],
                     )
+                chunk_ids = [c.id for _, _, chunks in items for c in chunks]
+                self._insert_sentence_vectors(zip(chunk_ids, sentence_vectors, strict=False))
                 self._bump()
 
     def iter_articles(self) -> Iterator[tuple[Article, str]]:
@@ -327,6 +332,10 @@ class Store:
                 self.collection.delete(where={"document_id": {"$in": document_ids}})
 
     def _delete_rows(self, document_id: str) -> None:
+        self.db.execute(
+            "DELETE FROM sentence_vectors WHERE chunk_id IN (SELECT id FROM chunks WHERE document_id=?)",
+            (document_id,),
+        )
         self.db.execute("DELETE FROM chunks WHERE document_id=?", (document_id,))
         self.db.execute("DELETE FROM articles WHERE id=?", (document_id,))
 
@@ -434,6 +443,41 @@ class Store:
             'INSERT INTO chunks (id, document_id, ordinal, start, "end", text) VALUES (?,?,?,?,?,?)',
             [(cid, doc_id, i, int(m["start"]), int(m["end"]), t) for i, (cid, t, m) in enumerate(parts)],
         )
+
+    # --- sentence vectors ---------------------------------------------------------------
+    # Kept in SQLite beside their chunks (float16, one blob per chunk), not in Chroma: they are
+    # read a hundred chunks at a time by id for the ranker, never searched.
+    def _insert_sentence_vectors(self, pairs: Iterable[tuple[str, np.ndarray]]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO sentence_vectors VALUES (?, ?)",
+            [(cid, np.asarray(v, dtype=np.float16).tobytes()) for cid, v in pairs],
+        )
+
+    def add_sentence_vectors(self, pairs: Sequence[tuple[str, np.ndarray]]) -> None:
+        with self._lock, self.db:
+            known = {cid for (cid,) in self.db.execute("SELECT id FROM chunks")} if pairs else set()
+            self._insert_sentence_vectors((cid, v) for cid, v in pairs if cid in known)
+
+    def chunks_without_sentence_vectors(self, limit: int) -> list[tuple[str, str]]:
+        """(id, text) of up to ``limit`` chunks indexed before sentence vectors existed."""
+        rows = self.db.execute(
+            "SELECT id, text FROM chunks WHERE id NOT IN (SELECT chunk_id FROM sentence_vectors) LIMIT ?",
+            (limit,),
+        )
+        return [(r["id"], r["text"]) for r in rows]
+
+    def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Each known chunk's sentence vectors, float16 and flat (sentences x dimensions)."""
+        out: dict[str, np.ndarray] = {}
+        for i in range(0, len(chunk_ids), 500):  # SQLite's bound-parameter limit
+            part = chunk_ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            rows = self.db.execute(
+                f"SELECT chunk_id, vectors FROM sentence_vectors WHERE chunk_id IN ({marks})", list(part)
+            )
+            for cid, blob in rows:
+                out[cid] = np.frombuffer(blob, dtype=np.float16)
+        return out
 
     # --- reading ----------------------------------------------------------------------
     def _info(self, row: sqlite3.Row) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import pytest
 
 from rag.engine import Engine
 from rag.errors import BadInput
+from rag.sentences import split_sentences
 from rag.store import BM25_FORMAT, Store
 from tests.conftest import SEED
 
@@ -26,6 +27,15 @@ def _assert_consistent(engine: Engine) -> None:
     for r in rows:
         article = engine.store.get_article(r["document_id"])
         assert article.text[r["start"] : r["end"]] == r["text"]
+    # One vector per sentence of every chunk, none for a chunk that is gone.
+    vectors = engine.store.sentence_vectors([r["id"] for r in rows])
+    dim = engine.embed.dimension
+    sentences = {r["id"]: len(split_sentences(r["text"])) for r in rows}
+    assert {cid: len(v) // dim for cid, v in vectors.items()} == sentences
+    (orphans,) = engine.store.db.execute(
+        "SELECT COUNT(*) FROM sentence_vectors WHERE chunk_id NOT IN (SELECT id FROM chunks)"
+    ).fetchone()
+    assert orphans == 0
 
 
 def test_ingest_reports_and_keeps_exact_offsets(engine: Engine, corpus_dir: Path) -> None:
@@ -102,7 +112,7 @@ def test_interrupted_ingest_is_completed_without_duplicates(
     real_write = Store.write_articles
     calls = {"n": 0}
 
-    def crash_after_vectors(self: Store, items, embeddings, stored_hash) -> None:  # type: ignore[no-untyped-def]
+    def crash_after_vectors(self: Store, items, embeddings, stored_hash, sentences) -> None:  # type: ignore[no-untyped-def]
         calls["n"] += 1
         self._delete_vectors([a.id for a, _, _ in items])
         self.collection.upsert(
@@ -174,3 +184,21 @@ def test_deleting_an_uploaded_article_removes_its_file_once_empty(engine: Engine
     engine.delete_document(seed)
     assert (corpus_dir / SEED.name).exists()  # the user's own corpus file is never touched
     _assert_consistent(engine)
+
+
+def test_an_index_without_sentence_vectors_gains_them_without_re_embedding(
+    engine: Engine, corpus_dir: Path
+) -> None:
+    """An index written before sentence vectors existed is upgraded by the next ingest."""
+    engine.ingest([corpus_dir])
+    with engine.store.db:
+        engine.store.db.execute("DELETE FROM sentence_vectors")
+    steps: list[str] = []
+    report = engine.ingest([corpus_dir], progress=lambda done, total, what: steps.append(what))
+    assert report.chunks_embedded == 0 and "sentence vectors" in steps
+    _assert_consistent(engine)
+    rows = _chunk_rows(engine.store)
+    vectors = engine.store.sentence_vectors([rows[0]["id"]])[rows[0]["id"]]
+    first = split_sentences(rows[0]["text"])[0]
+    vector = vectors[: engine.embed.dimension].astype(float)
+    assert float(vector @ engine.embed.embed_batch([first])[0]) == pytest.approx(1.0, abs=0.01)  # float16

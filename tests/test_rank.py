@@ -27,6 +27,7 @@ def pool() -> Pool:
         sentences=np.array([[1.0, 0.2], [0.5, 1.0], [0.0, 0.4]]),
         clause_ranks=np.array([[0, 7], [ABSENT, 2], [ABSENT, ABSENT]]),
         dense=np.array([[0.5, 0.1], [0.3, 0.6], [0.2, 0.2]]),
+        sentence_dense=np.array([[0.7, 0.2], [0.4, 0.9], [0.3, 0.3]]),
         place=np.array([[0, 2], [1, 2], [0, 1]]),
     )
 
@@ -46,6 +47,9 @@ def test_features_read_the_pool() -> None:
     assert column("clause_search_best").tolist() == pytest.approx([1.0, 1 / 3, 0.0], abs=1e-9)
     assert column("clause_search_top").tolist() == [1, 1, 0]
     assert column("dense_gap").tolist() == pytest.approx([0.0, 0.0, -0.3])  # b is 0.3 off both bests
+    assert column("sentence_dense_best").tolist() == pytest.approx([0.7, 0.9, 0.3])
+    assert column("sentence_dense_second").tolist() == pytest.approx([0.2, 0.4, 0.3])
+    assert column("sentence_dense_gap").tolist() == pytest.approx([0.0, 0.0, -0.4])
     assert column("lead_chunk").tolist() == [1, 0, 1]
     assert column("place").tolist() == pytest.approx([0.0, 1.0, 0.0])
     assert column("article_candidates").tolist() == pytest.approx([math.log(2), math.log(2), 0.0])
@@ -54,7 +58,7 @@ def test_features_read_the_pool() -> None:
 
 def test_an_empty_pool_scores_nothing() -> None:
     none = np.zeros((0, 2))
-    empty = Pool([], [], np.zeros((0, 1), int), np.zeros(0), np.zeros(0), none, none, none, none)
+    empty = Pool([], [], np.zeros((0, 1), int), np.zeros(0), np.zeros(0), none, none, none, none, none)
     assert Ranker.load().score(features(empty, 60)).shape == (0,)
 
 
@@ -112,6 +116,8 @@ def test_without_embeddings_a_search_embeds_nothing(
 ) -> None:
     engine = Engine(Settings(data_dir=tmp_path / "data", rank_embeddings=False), embed=embed)
     engine.ingest([rates_corpus(tmp_path)])
+    # Nothing reads sentence vectors without embeddings, so the ingest did not compute them.
+    assert engine.store.db.execute("SELECT COUNT(*) FROM sentence_vectors").fetchone()[0] == 0
     embedded: list[str] = []
     real = OnnxEmbedding.embed_batch
     monkeypatch.setattr(

@@ -12,6 +12,7 @@ from rag.engine import Engine
 from rag.errors import BadInput, NothingIndexed
 from rag.models import Filters
 from rag.rank import FEATURES
+from rag.retrieve import _sentence_similarity
 
 
 @pytest.fixture
@@ -130,3 +131,14 @@ def test_a_corpus_too_big_for_memory_ranks_the_same(news: Engine, monkeypatch: p
     from_chroma = [(p.id, p.score) for p in news.search(question, k=3)]
     assert [i for i, _ in from_chroma] == [i for i, _ in in_memory]
     assert [s for _, s in from_chroma] == pytest.approx([s for _, s in in_memory], abs=1e-4)
+
+
+def test_a_candidate_is_as_close_to_a_clause_as_its_closest_sentence() -> None:
+    clauses = np.array([[1.0, 0.0], [0.0, 1.0]])
+    stored = {
+        "a": np.array([[0.6, 0.8], [1.0, 0.0]], dtype=np.float16).ravel(),  # two sentences
+        "b": np.array([[0.0, 1.0]], dtype=np.float16).ravel(),
+    }
+    similarity = _sentence_similarity(["a", "b", "c"], stored, clauses)  # "c" has no sentence vectors
+    assert np.allclose(similarity, [[1.0, 0.8], [0.0, 1.0], [0.0, 0.0]], atol=1e-3)
+    assert _sentence_similarity(["a"], stored, np.zeros((0, 2))).shape == (1, 0)  # no embeddings
