@@ -1,4 +1,5 @@
-"""Ingestion: files -> articles -> chunks (LlamaIndex SentenceSplitter) -> embeddings -> store.
+"""Ingestion: files -> articles -> chunks (LlamaIndex SentenceSplitter) -> embeddings (of each
+chunk, and of each of its sentences for the ranker) -> store.
 
 Input: paths (files or directories). Output: an ``IngestReport`` (added / updated / unchanged /
 removed / skipped with reason). Incremental: a file whose bytes are unchanged is not parsed;

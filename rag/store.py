@@ -1,7 +1,8 @@
 """Persistence: the SQLite catalog, the Chroma vector collection and the BM25 index.
 
 - SQLite (``<data>/catalog.sqlite3``): files, articles (with the exact text offsets point into),
-  chunks (article id, character offsets, text). It is the record of what is committed.
+  chunks (article id, character offsets, text), and each chunk's sentence vectors (float16,
+  for the ranker; written in the chunks' transaction). It is the record of what is committed.
 - Chroma (embedded ``PersistentClient`` under ``<data>/chroma``, or a server via
   ``RAG_CHROMA_URL``): one vector per chunk, with filterable metadata.
 - bm25s (``<data>/bm25``): rebuilt from committed chunks whenever they change; one index of
