@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 BATCH_ARTICLES = 16
 BACKFILL_CHUNKS = 256  # chunks given sentence vectors per commit when upgrading an index
 
-Progress = Callable[[int, int, str], None]  # (done, total, what) in articles
+Progress = Callable[[int, int, str], None]  # (done, total, what): articles; chunks for a backfill
 
 
 def index_signature(store: Store, embed: OnnxEmbedding) -> str:
@@ -230,9 +230,7 @@ class Ingestor:
     def _backfill_sentence_vectors(self, progress: Progress | None) -> None:
         """Sentence vectors for chunks indexed before they existed (or restored from a Chroma
         server), so an upgraded index gains them without re-embedding its chunks."""
-        total = self.store.db.execute(
-            "SELECT COUNT(*) FROM chunks WHERE id NOT IN (SELECT chunk_id FROM sentence_vectors)"
-        ).fetchone()[0]
+        total = self.store.count_chunks_without_sentence_vectors()
         done = 0
         while done < total:
             todo = self.store.chunks_without_sentence_vectors(BACKFILL_CHUNKS)

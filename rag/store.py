@@ -459,6 +459,13 @@ class Store:
             known = {cid for (cid,) in self.db.execute("SELECT id FROM chunks")} if pairs else set()
             self._insert_sentence_vectors((cid, v) for cid, v in pairs if cid in known)
 
+    def count_chunks_without_sentence_vectors(self) -> int:
+        return int(
+            self.db.execute(
+                "SELECT COUNT(*) FROM chunks WHERE id NOT IN (SELECT chunk_id FROM sentence_vectors)"
+            ).fetchone()[0]
+        )
+
     def chunks_without_sentence_vectors(self, limit: int) -> list[tuple[str, str]]:
         """(id, text) of up to ``limit`` chunks indexed before sentence vectors existed."""
         rows = self.db.execute(
