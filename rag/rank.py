@@ -91,13 +91,9 @@ def features(pool: Pool, rrf_k: int) -> np.ndarray:
     if n == 0:
         return np.zeros((0, len(FEATURES)))
     fused = pool.fused * (rrf_k + 1)
-    by_clause = -np.sort(-pool.sentences, axis=1)
-    second = by_clause[:, 1] if by_clause.shape[1] > 1 else np.zeros(n)
-    best = by_clause[:, 0]
-    dense = pool.dense if pool.dense.shape[1] else np.zeros((n, 1))  # no embeddings: features 0
-    gap = (dense - dense.max(axis=0, keepdims=True)).max(axis=1)
-    by_sentence = pool.sentence_dense if pool.sentence_dense.shape[1] else np.zeros((n, 1))
-    sentence_order = -np.sort(-by_sentence, axis=1)
+    best, second, _, clause_mean = _per_clause(pool.sentences)
+    dense_best, _, dense_gap, dense_mean = _per_clause(pool.dense)
+    sentence_best, sentence_second, sentence_gap, sentence_mean = _per_clause(pool.sentence_dense)
     top_bm25 = pool.question_bm25.max()
     articles: dict[str, list[int]] = defaultdict(list)
     for i, doc in enumerate(pool.documents):
@@ -115,16 +111,16 @@ def features(pool: Pool, rrf_k: int) -> np.ndarray:
         "question_bm25": pool.question_bm25 / top_bm25 if top_bm25 > 0 else np.zeros(n),
         "clause_best": best,
         "clause_second": second,
-        "clause_mean": pool.sentences.mean(axis=1),
+        "clause_mean": clause_mean,
         "clause_search_best": 1.0 / (1.0 + pool.clause_ranks.min(axis=1, initial=ABSENT)),
         "clause_search_top": (pool.clause_ranks < CLAUSE_TOP).sum(axis=1),
-        "dense_best": dense.max(axis=1),
-        "dense_gap": gap,
-        "dense_mean": dense.mean(axis=1),
-        "sentence_dense_best": sentence_order[:, 0],
-        "sentence_dense_second": sentence_order[:, 1] if sentence_order.shape[1] > 1 else np.zeros(n),
-        "sentence_dense_gap": (by_sentence - by_sentence.max(axis=0, keepdims=True)).max(axis=1),
-        "sentence_dense_mean": by_sentence.mean(axis=1),
+        "dense_best": dense_best,
+        "dense_gap": dense_gap,
+        "dense_mean": dense_mean,
+        "sentence_dense_best": sentence_best,
+        "sentence_dense_second": sentence_second,
+        "sentence_dense_gap": sentence_gap,
+        "sentence_dense_mean": sentence_mean,
         "lead_chunk": index == 0,
         "place": index / np.maximum(count - 1, 1),
         "article_candidates": np.log(np.maximum(article_count, 1)),
@@ -134,6 +130,19 @@ def features(pool: Pool, rrf_k: int) -> np.ndarray:
         "clauses": np.full(n, pool.sentences.shape[1]),
     }
     return np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in FEATURES])
+
+
+def _per_clause(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per candidate (row) of a (candidates, clauses) measure: its best clause, its second-best,
+    the best clause's gap to that clause's best candidate (0 for the best), and the mean. All 0
+    when there are no columns (a search without embeddings)."""
+    n = len(matrix)
+    if not matrix.shape[1]:
+        return np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    ordered = -np.sort(-matrix, axis=1)
+    second = ordered[:, 1] if matrix.shape[1] > 1 else np.zeros(n)
+    gap = (matrix - matrix.max(axis=0, keepdims=True)).max(axis=1)
+    return ordered[:, 0], second, gap, matrix.mean(axis=1)
 
 
 class Ranker:
