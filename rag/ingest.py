@@ -94,11 +94,11 @@ class Ingestor:
         each part of a question, since the fact a part asks about is one sentence of a chunk."""
         pieces = [split_sentences(text) for text in texts]
         flat = [sentence for piece in pieces for sentence in piece]
-        vectors = np.zeros((len(flat), self.embed.dimension), dtype=np.float32)
         # Shortest first: a batch is padded to its longest sentence, and padding is most of the cost.
         order = sorted(range(len(flat)), key=lambda i: len(flat[i]))
-        if flat:
-            vectors[order] = self.embed.embed_batch([flat[i] for i in order])
+        embedded = self.embed.embed_batch([flat[i] for i in order])  # (0, 0) when there are none
+        vectors = np.empty_like(embedded)
+        vectors[order] = embedded
         bounds = np.cumsum([0] + [len(piece) for piece in pieces])
         return [vectors[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 

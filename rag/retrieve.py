@@ -216,45 +216,19 @@ class Retriever:
                 if cid in at:
                     ranks[at[cid], j] = r
         stored = self.store.sentence_vectors(ids) if short else {}
+        words = [keyword_tokens(part, self.stemmer) for part in parts]  # each clause's, once
         return Pool(
             ids=ids,
             documents=[catalog.document_of[cid] for cid in ids],
             ranks=ranks,
             fused=np.array([fused[cid] for cid in ids]),
             question_bm25=keyword_scores[query][rows],
-            sentences=self._sentence_matches(bm25, parts, rows),
-            clause_ranks=self._clause_ranks(bm25, parts, self._mask(bm25, catalog, clause_where), at),
+            sentences=_sentence_matches(bm25, words, rows),
+            clause_ranks=_clause_ranks(bm25, words, self._mask(bm25, catalog, clause_where), at),
             dense=self._clause_similarity(catalog, bm25, ids, rows, vectors),
             sentence_dense=_sentence_similarity(ids, stored, vectors),
             place=np.array([catalog.place[cid] for cid in ids], dtype=np.float64).reshape(len(ids), 2),
         )
-
-    def _sentence_matches(self, bm25: BM25Index, parts: list[str], rows: np.ndarray) -> np.ndarray:
-        """(candidates, clauses): how well each candidate's best sentence matches each clause
-        (BM25 over sentences, scaled so each clause's best candidate is 1)."""
-        out = np.zeros((len(rows), len(parts)))
-        for j, clause in enumerate(parts):
-            best = bm25.best_sentence_scores(keyword_tokens(clause, self.stemmer))
-            if best is None:
-                break
-            top = best[rows].max() if len(rows) else 0.0
-            if top > 0:
-                out[:, j] = best[rows] / top
-        return out
-
-    def _clause_ranks(
-        self, bm25: BM25Index, parts: list[str], mask: np.ndarray | None, at: dict[str, int]
-    ) -> np.ndarray:
-        """(candidates, clauses): each candidate's rank (``at`` maps id -> row) in each clause's
-        own keyword search inside ``mask``, ABSENT past its top CLAUSE_DEPTH. A fact one part of
-        the question asks about can rank low for the whole question's words."""
-        out = np.full((len(at), len(parts)), ABSENT, dtype=np.int64)
-        for j, clause in enumerate(parts):
-            scores = bm25.keyword_scores(keyword_tokens(clause, self.stemmer))
-            for r, (cid, _) in enumerate(_top(bm25.chunk_ids, scores, mask, CLAUSE_DEPTH)):
-                if cid in at:
-                    out[at[cid], j] = r
-        return out
 
     def _clause_similarity(
         self, catalog: Catalog, bm25: BM25Index, ids: list[str], rows: np.ndarray, clauses: np.ndarray
@@ -293,6 +267,35 @@ class Retriever:
         rows = np.flatnonzero(mask)
         scores = matrix[rows] @ vector
         return [(bm25.chunk_ids[rows[j]], float(scores[j])) for j in _best(scores, n)]
+
+
+def _sentence_matches(bm25: BM25Index, clause_words: list[list[str]], rows: np.ndarray) -> np.ndarray:
+    """(candidates, clauses): how well each candidate's best sentence matches each clause (its
+    keyword tokens; BM25 over sentences, scaled so each clause's best candidate is 1)."""
+    out = np.zeros((len(rows), len(clause_words)))
+    for j, words in enumerate(clause_words):
+        best = bm25.best_sentence_scores(words)
+        if best is None:
+            break
+        top = best[rows].max() if len(rows) else 0.0
+        if top > 0:
+            out[:, j] = best[rows] / top
+    return out
+
+
+def _clause_ranks(
+    bm25: BM25Index, clause_words: list[list[str]], mask: np.ndarray | None, at: dict[str, int]
+) -> np.ndarray:
+    """(candidates, clauses): each candidate's rank (``at`` maps id -> row) in each clause's own
+    keyword search inside ``mask``, ABSENT past its top CLAUSE_DEPTH. A fact one part of the
+    question asks about can rank low for the whole question's words."""
+    out = np.full((len(at), len(clause_words)), ABSENT, dtype=np.int64)
+    for j, words in enumerate(clause_words):
+        scores = bm25.keyword_scores(words)
+        for r, (cid, _) in enumerate(_top(bm25.chunk_ids, scores, mask, CLAUSE_DEPTH)):
+            if cid in at:
+                out[at[cid], j] = r
+    return out
 
 
 def _sentence_similarity(ids: list[str], stored: dict[str, np.ndarray], clauses: np.ndarray) -> np.ndarray:

@@ -455,8 +455,13 @@ class Store:
         )
 
     def add_sentence_vectors(self, pairs: Sequence[tuple[str, np.ndarray]]) -> None:
+        """Store vectors for chunks already committed (one removed meanwhile is skipped)."""
+        if not pairs:
+            return
         with self._lock, self.db:
-            known = {cid for (cid,) in self.db.execute("SELECT id FROM chunks")} if pairs else set()
+            marks = ",".join("?" * len(pairs))
+            ids = [cid for cid, _ in pairs]
+            known = {r[0] for r in self.db.execute(f"SELECT id FROM chunks WHERE id IN ({marks})", ids)}
             self._insert_sentence_vectors((cid, v) for cid, v in pairs if cid in known)
 
     def count_chunks_without_sentence_vectors(self) -> int:
