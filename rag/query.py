@@ -4,7 +4,8 @@ Input: the question and the outlet names in the corpus. Output: a ``QueryPlan`` 
 outlet mentions (each mapped to the corpus sources it means), the dates (with "on" / "before" /
 "after"), one ``SubQuery`` per (outlet, date) pair for multi-hop retrieval, the outlets the
 question attributes reporting to that the corpus does not hold (a refusal signal), and the
-question's clauses (``clauses``), each usually asking about one sentence of one article.
+question's clauses (``clauses``), each usually asking about one sentence of one article, and
+credited with the outlet it names.
 
 News questions name their sources ("as reported by TechCrunch and The Verge", "the Sporting
 News article published on October 5, 2023"); each named outlet usually contributes one piece
@@ -16,6 +17,7 @@ come from the corpus itself, so matching them is a lookup, not a recognition pro
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Literal
@@ -37,7 +39,11 @@ _MONTHS = (
     "January|February|March|April|May|June|July|August|September|October|November|December|"
     "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
 )
-_DATE = re.compile(rf"\b(?:{_MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?,? \d{{4}}\b")
+# "October 5, 2023", "Oct. 5th 2023", and ISO "2023-10-05" (with or without its time).
+_DATE = re.compile(
+    rf"\b(?:(?:{_MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?,? \d{{4}}\b|"
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?![\d:]))"
+)
 _BEFORE = re.compile(r"\b(?:before|prior to|by|until|earlier than)\s+(?:the\s+)?$", re.I)
 _AFTER = re.compile(r"\b(?:after|since|following|later than)\s+(?:the\s+)?$", re.I)
 # "an article by X", "a report from X", "a X article": the X a question attributes reporting to.
@@ -59,7 +65,24 @@ _CLAUSE_BREAK = re.compile(
     r",(?!\d)\s*|;\s*|\?\s*|\s+(?:and|while|but|whereas|both|also|as well as|which|that|who)\s+", re.I
 )
 CLAUSE_MIN_WORDS = 3  # content words; fewer cannot single out a sentence
+# The words a question uses to point at its sources rather than at what they say ("Does the
+# article from X suggest", "while the report indicates", "Which company, reported by"). A piece
+# made only of these is scaffolding, joined to the next piece instead of matched on its own.
+# fmt: off
+SCAFFOLD = frozenset((
+    "does", "did", "do", "has", "have", "had", "which", "who", "what", "whom", "whose", "between",
+    "after", "before", "from", "while", "also", "same", "according", "article", "articles",
+    "report", "reports", "reported", "reporting", "story", "stories", "piece", "coverage",
+    "covered", "publication", "published", "source", "sources", "outlet", "news", "suggest",
+    "suggests", "suggested", "suggesting", "indicate", "indicates", "indicated", "indicating",
+    "imply", "implies", "implied", "implying", "claim", "claims", "claimed", "claiming", "state",
+    "states", "stated", "stating", "mention", "mentions", "mentioned", "say", "says", "said",
+    "company", "individual", "person", "entity", "organization",
+))
+# fmt: on
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
+# A source named after what it reported ("..., according to Fortune", "..., as reported by X").
+_TRAILING = re.compile(r"\b(?:according to|by|from|in|per)\s*['‘“\"]?\s*$", re.I)
 STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN)
 
 # A capitalised run not at a sentence start: a name ("Sam Bankman-Fried", "Bank of England").
@@ -92,6 +115,15 @@ class DateMention:
 
 
 @dataclass(frozen=True)
+class Clause:
+    """One part of a question, and the sub-queries (their outlets and dates) it names: the part
+    asks about a sentence of an article those filters hold. None named: any article."""
+
+    text: str
+    subqueries: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class SubQuery:
     """Search the question (``keyword_text``) inside ``filters``: what one named outlet holds."""
 
@@ -104,6 +136,7 @@ class QueryPlan:
     mentions: list[Mention] = field(default_factory=list)
     dates: list[DateMention] = field(default_factory=list)
     subqueries: list[SubQuery] = field(default_factory=list)
+    clauses: list[Clause] = field(default_factory=list)  # of the question, outlets and dates left out
     unknown_outlets: list[str] = field(default_factory=list)
     absent_names: list[str] = field(default_factory=list)
 
@@ -241,24 +274,51 @@ def keyword_tokens(text: str, stemmer: Stemmer.Stemmer) -> list[str]:
     return list(stemmer.stemWords(words)) if words else []
 
 
-def clauses(text: str) -> list[str]:
-    """``text`` cut into its parts, each with at least CLAUSE_MIN_WORDS content words.
+def clauses(text: str, credits: Sequence[tuple[int, int, tuple[int, ...]]] = ()) -> list[Clause]:
+    """``text`` cut into its parts, each with at least CLAUSE_MIN_WORDS content words besides
+    the scaffolding.
 
     A multi-hop question is written from one sentence of each article it spans, one part per
-    sentence, so each part is matched against sentences on its own (``Retriever``).
+    sentence, so each part is matched against sentences on its own (``Retriever``). ``credits``
+    are (start, end, sub-queries) spans of ``text`` that name a source: they are left out of the
+    parts' text, and each part is credited with the sub-queries named inside it ("..., according
+    to Fortune" credits the part before it).
     """
-    out: list[str] = []
-    pending = ""
-    for piece in _CLAUSE_BREAK.split(text):
-        pending = f"{pending} {piece}".strip()
-        if len(content_words(pending)) >= CLAUSE_MIN_WORDS:
-            out.append(pending)
-            pending = ""
-    if pending and out:
-        out[-1] = f"{out[-1]} {pending}"
+    blank = list(text)
+    for start, end, _ in credits:
+        # Blanked rather than cut, so offsets stay valid; with a character that is neither a
+        # word nor a space, so no clause break takes it in.
+        blank[start:end] = "\0" * (end - start)
+    plain = "".join(blank)
+    bounds = [0] + [i for m in _CLAUSE_BREAK.finditer(plain) for i in m.span()] + [len(plain)]
+    pieces = list(zip(bounds[::2], bounds[1::2], strict=True))
+    groups: list[list[tuple[int, int]]] = []
+    pending: list[tuple[int, int]] = []
+    for piece in pieces:
+        pending.append(piece)
+        if _substance(" ".join(plain[a:b] for a, b in pending)) >= CLAUSE_MIN_WORDS:
+            groups.append(pending)
+            pending = []
+    if pending and groups:
+        groups[-1] += pending
     elif pending:
-        out.append(pending)
-    return out
+        groups.append(pending)
+    credited: list[set[int]] = [set() for _ in groups]
+    for start, _, subqueries in credits:
+        # The piece holding the span: the last to start at or before it (breaks never take it in).
+        g, p = [(g, p) for g, group in enumerate(groups) for p, (a, _) in enumerate(group) if a <= start][-1]
+        a, b = groups[g][p]
+        # "..., according to Fortune, and ...": a piece that only names the source of the part before.
+        trailing = _TRAILING.search(plain[a:start]) and _substance(plain[a:b]) < CLAUSE_MIN_WORDS
+        if trailing and g > 0 and p == 0:
+            g -= 1
+        credited[g].update(subqueries)
+    texts = [" ".join(" ".join(plain[a:b] for a, b in group).replace("\0", "").split()) for group in groups]
+    return [Clause(t, tuple(sorted(c))) for t, c in zip(texts, credited, strict=True) if t]
+
+
+def _substance(text: str) -> int:
+    return sum(w not in SCAFFOLD for w in content_words(text))
 
 
 def _merge(base: Filters | None, sources: tuple[str, ...], when: DateMention | None) -> Filters:
@@ -298,9 +358,11 @@ def analyze(
         unknown_outlets=unknown_outlets(question, outlets, mentions),
         absent_names=absent_names(question, mentions, words) if words else [],
     )
-    seen: set[tuple[tuple[str, ...], DateMention | None]] = set()
+    seen: dict[tuple[tuple[str, ...], DateMention | None], int] = {}
+    credits: list[tuple[int, int, tuple[int, ...]]] = [(d.start, d.end, ()) for d in dates]
     for i, mention in enumerate(mentions):
         if filters is not None and filters.source and not _merge(filters, mention.sources, None).source:
+            credits.append((mention.start, mention.end, ()))
             continue  # the caller's own outlet filter rules this outlet out
         # A date belongs to the outlet named just before it ("the TechCrunch report ...
         # published on October 6, 2023"), up to the next outlet mention.
@@ -308,8 +370,9 @@ def analyze(
         own: list[DateMention | None] = [d for d in dates if mention.end <= d.start < stop] or [None]
         for when in own:
             key = (mention.sources, when)
-            if key in seen:
-                continue
-            seen.add(key)
-            plan.subqueries.append(SubQuery(_merge(filters, mention.sources, when)))
+            if key not in seen:
+                seen[key] = len(plan.subqueries)
+                plan.subqueries.append(SubQuery(_merge(filters, mention.sources, when)))
+        credits.append((mention.start, mention.end, tuple(seen[(mention.sources, when)] for when in own)))
+    plan.clauses = clauses(question, credits)
     return plan

@@ -38,6 +38,8 @@ EMBEDDING_FEATURES = (
     "sentence_dense_second",
     "sentence_dense_gap",
     "sentence_dense_mean",
+    "credited_dense",
+    "credited_dense_gap",
 )
 FEATURES = (
     "fused",  # reciprocal-rank fusion of all lists, x (RRF_K + 1) so a list's top rank is ~1
@@ -56,6 +58,12 @@ FEATURES = (
     "sentence_dense_second",  # ... the second clause's: a chunk stating two parts at once
     "sentence_dense_gap",  # ... minus that clause's best candidate's
     "sentence_dense_mean",
+    # Against the clauses the question credits to the candidate's outlet (and date), among the
+    # candidates those hold ("..., according to Fortune": Fortune's chunks); -1 when none is:
+    "credited_clause",  # its best clause match, that clause's best such candidate being 1
+    "credited_search",  # 1 / (1 + its rank among them in that clause's own search); 0 unranked
+    "credited_dense",  # its best sentence cosine with such a clause
+    "credited_dense_gap",  # ... minus that clause's best such candidate's
     "lead_chunk",  # the article's first chunk (its title and lede)
     "place",  # where in its article the chunk sits, 0 (start) .. 1 (end)
     "article_candidates",  # log of how many of its article's chunks are candidates
@@ -79,6 +87,7 @@ class Pool:
     clause_ranks: np.ndarray  # (n, clauses): rank in each clause's own keyword search; ABSENT
     dense: np.ndarray  # (n, clauses): cosine of chunk and clause embeddings; (n, 0) without them
     sentence_dense: np.ndarray  # (n, clauses): best cosine of its sentences' and the clause's
+    credited: np.ndarray  # (n, clauses): held by the outlet (and date) the clause is credited to
     place: np.ndarray  # (n, 2): (index of the chunk in its article, chunks in the article)
 
     def __len__(self) -> int:
@@ -104,6 +113,7 @@ def features(pool: Pool, rrf_k: int) -> np.ndarray:
         article_fused[rows] = fused[rows].max()
         article_best[rows] = best[rows].max()
     index, count = pool.place[:, 0], pool.place[:, 1]
+    credited = _credited(pool)
     columns = {
         "fused": fused,
         "best_rank": 1.0 / (1.0 + pool.ranks.min(axis=1)),
@@ -121,6 +131,10 @@ def features(pool: Pool, rrf_k: int) -> np.ndarray:
         "sentence_dense_second": sentence_second,
         "sentence_dense_gap": sentence_gap,
         "sentence_dense_mean": sentence_mean,
+        "credited_clause": credited[0],
+        "credited_search": credited[1],
+        "credited_dense": credited[2],
+        "credited_dense_gap": credited[3],
         "lead_chunk": index == 0,
         "place": index / np.maximum(count - 1, 1),
         "article_candidates": np.log(np.maximum(article_count, 1)),
@@ -130,6 +144,31 @@ def features(pool: Pool, rrf_k: int) -> np.ndarray:
         "clauses": np.full(n, pool.sentences.shape[1]),
     }
     return np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in FEATURES])
+
+
+def _credited(pool: Pool) -> np.ndarray:
+    """(4, n): the ``credited_*`` features. A multi-hop question credits each part to one outlet,
+    so a candidate is compared only with the other candidates of that outlet: the best of them
+    for that part is likely its evidence even when another outlet's chunk matches it better."""
+    n = len(pool)
+    out = np.full((4, n), -1.0)
+    for k in range(pool.credited.shape[1]):
+        held = pool.credited[:, k]
+        if not held.any():
+            continue
+        top = pool.sentences[held, k].max()
+        out[0] = np.maximum(out[0], np.where(held, pool.sentences[:, k] / top if top > 0 else 0.0, -1.0))
+        ranks = np.where(held, pool.clause_ranks[:, k], ABSENT)
+        place = np.empty(n)
+        place[np.argsort(ranks, kind="stable")] = np.arange(n)
+        out[1] = np.maximum(out[1], np.where(held, np.where(ranks < ABSENT, 1.0 / (1.0 + place), 0.0), -1.0))
+        if pool.sentence_dense.shape[1]:
+            dense = pool.sentence_dense[:, k]
+            out[2] = np.maximum(out[2], np.where(held, dense, -1.0))
+            out[3] = np.maximum(out[3], np.where(held, dense - dense[held].max(), -1.0))
+    if not pool.sentence_dense.shape[1]:
+        out[2:] = 0.0  # as the keywords-only model was trained (benchmarks/train_ranker.py)
+    return out
 
 
 def _per_clause(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

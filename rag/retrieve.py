@@ -29,7 +29,7 @@ import Stemmer
 from rag.embeddings import OnnxEmbedding
 from rag.errors import BadInput, NothingIndexed
 from rag.models import Filters, Passage
-from rag.query import OutletIndex, QueryPlan, analyze, clauses, content_words, keyword_text, keyword_tokens
+from rag.query import Clause, OutletIndex, QueryPlan, analyze, content_words, keyword_text, keyword_tokens
 from rag.rank import ABSENT, Pool, Ranker, features
 from rag.store import BM25Index, Store
 
@@ -177,7 +177,8 @@ class Retriever:
         searches = [(query, filters)] + [(sub_text, s.filters) for s in plan.subqueries]
         texts = list(dict.fromkeys(text for text, _ in searches))
         keyword_scores = {text: bm25.keyword_scores(keyword_tokens(text, self.stemmer)) for text in texts}
-        parts = clauses(sub_text) or [sub_text or query]
+        asked = plan.clauses or [Clause(sub_text or query)]
+        parts = [c.text for c in asked]
         weight = self.store.settings.dense_weight
         # One embedding run for the clauses (a ranker feature) and, with dense weight, the
         # searches. It is most of a search's time, so it runs beside the keyword searches, and
@@ -217,6 +218,9 @@ class Retriever:
                     ranks[at[cid], j] = r
         stored = self.store.sentence_vectors(ids) if short else {}
         words = [keyword_tokens(part, self.stemmer) for part in parts]  # each clause's, once
+        # A clause is credited to its outlet at any date, as the clause searches look (the
+        # outlet's date too: -0.003 evidence recall).
+        masks = [self._mask(bm25, catalog, Filters(source=s.filters.source)) for s in plan.subqueries]
         return Pool(
             ids=ids,
             documents=[catalog.document_of[cid] for cid in ids],
@@ -227,6 +231,7 @@ class Retriever:
             clause_ranks=_clause_ranks(bm25, words, self._mask(bm25, catalog, clause_where), at),
             dense=self._clause_similarity(catalog, bm25, ids, rows, vectors),
             sentence_dense=_sentence_similarity(ids, stored, vectors),
+            credited=_credited(asked, masks, rows),
             place=np.array([catalog.place[cid] for cid in ids], dtype=np.float64).reshape(len(ids), 2),
         )
 
@@ -295,6 +300,18 @@ def _clause_ranks(
         for r, (cid, _) in enumerate(_top(bm25.chunk_ids, scores, mask, CLAUSE_DEPTH)):
             if cid in at:
                 out[at[cid], j] = r
+    return out
+
+
+def _credited(parts: list[Clause], masks: list[np.ndarray | None], rows: np.ndarray) -> np.ndarray:
+    """(len(rows), clauses): whether each candidate is held by a sub-query its clause names (the
+    outlet, and date, the question credits that part to). A column of a clause naming none is
+    all False."""
+    out = np.zeros((len(rows), len(parts)), dtype=bool)
+    for k, part in enumerate(parts):
+        for j in part.subqueries:
+            mask = masks[j]
+            out[:, k] |= True if mask is None else mask[rows]
     return out
 
 

@@ -84,17 +84,52 @@ def test_unanswerable_signals() -> None:
     assert fine.unanswerable() is None
 
 
+def texts(question: str) -> list[str]:
+    return [c.text for c in clauses(question)]
+
+
 def test_a_multi_part_question_splits_into_clauses() -> None:
     question = (
         "Which company, known for dominating the e-reader space with its Kindle lineup, "
         "has also created a Prime-themed sale day and introduced invite-only deals?"
     )
-    parts = clauses(question)
+    parts = texts(question)
     assert len(parts) == 3
     assert any("Kindle lineup" in p for p in parts)
     assert any("Prime-themed sale day" in p and "invite-only" not in p for p in parts)
     assert set(content_words(question)) - set(content_words(" ".join(parts))) <= {"also"}  # only joiners go
-    assert clauses("Who won the match?") == ["Who won the match"]  # too short to split
-    assert clauses("Did he pass 2,000 receiving yards this season?") == [
+    assert texts("Who won the match?") == ["Who won the match"]  # too short to split
+    assert texts("Did he pass 2,000 receiving yards this season?") == [
         "Did he pass 2,000 receiving yards this season"
     ]  # a number's comma is no break
+    assert clauses("") == []
+
+
+def test_the_words_pointing_at_a_source_are_no_clause_of_their_own() -> None:
+    # "Does the article suggest" and "while the report indicates" say nothing about what the
+    # articles hold: matched on their own, they would pull in any chunk that says "report".
+    plan = analyze(
+        "Does the TechCrunch article suggest that the startup raised a large seed round, while "
+        "the report from The Verge indicates that its founder left the company in October?",
+        OUTLETS,
+    )
+    assert [c.text for c in plan.clauses] == [
+        "Does the article suggest the startup raised a large seed round",
+        "while the report from indicates its founder left the company in October",
+    ]
+
+
+def test_each_clause_is_credited_to_the_outlet_it_names() -> None:
+    plan = analyze(
+        "Which billionaire inflated the value of his apartment, according to 'The Age', and is "
+        "accused of hiding losses, as reported by TechCrunch, while The Verge article on "
+        "2023-10-05 says he lost a lawsuit?",
+        OUTLETS,
+    )
+    outlets = [s.filters.source for s in plan.subqueries]
+    assert outlets == [["The Age"], ["TechCrunch"], ["The Verge"]]
+    assert [d.day for d in plan.dates] == [date(2023, 10, 5)]  # an ISO date is a date too
+    # "according to X" after a part credits that part; "the X article says" the part it opens.
+    credited = [[outlets[j] for j in c.subqueries] for c in plan.clauses]
+    assert credited == [[["The Age"]], [["TechCrunch"]], [["The Verge"]]]
+    assert "2023" not in " ".join(c.text for c in plan.clauses)

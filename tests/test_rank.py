@@ -17,7 +17,7 @@ from rag.rank import ABSENT, FEATURES, WEIGHTS_FILE, Pool, Ranker, features, fit
 
 def pool() -> Pool:
     # Three candidates: two chunks of article "a" (the second matches clause 1 best), one of "b"
-    # returned only by a named outlet's search.
+    # returned only by a named outlet's search, the outlet the question credits clause 1 to.
     return Pool(
         ids=["a:0", "a:1", "b:0"],
         documents=["a", "a", "b"],
@@ -28,6 +28,7 @@ def pool() -> Pool:
         clause_ranks=np.array([[0, 7], [ABSENT, 2], [ABSENT, ABSENT]]),
         dense=np.array([[0.5, 0.1], [0.3, 0.6], [0.2, 0.2]]),
         sentence_dense=np.array([[0.7, 0.2], [0.4, 0.9], [0.3, 0.3]]),
+        credited=np.array([[False, False], [False, False], [False, True]]),
         place=np.array([[0, 2], [1, 2], [0, 1]]),
     )
 
@@ -50,6 +51,11 @@ def test_features_read_the_pool() -> None:
     assert column("sentence_dense_best").tolist() == pytest.approx([0.7, 0.9, 0.3])
     assert column("sentence_dense_second").tolist() == pytest.approx([0.2, 0.4, 0.3])
     assert column("sentence_dense_gap").tolist() == pytest.approx([0.0, 0.0, -0.4])
+    # b is the best match for clause 1 among its outlet's candidates, though a:1 matches it better.
+    assert column("credited_clause").tolist() == pytest.approx([-1.0, -1.0, 1.0])
+    assert column("credited_search").tolist() == pytest.approx([-1.0, -1.0, 0.0])  # not in its top
+    assert column("credited_dense").tolist() == pytest.approx([-1.0, -1.0, 0.3])
+    assert column("credited_dense_gap").tolist() == pytest.approx([-1.0, -1.0, 0.0])
     assert column("lead_chunk").tolist() == [1, 0, 1]
     assert column("place").tolist() == pytest.approx([0.0, 1.0, 0.0])
     assert column("article_candidates").tolist() == pytest.approx([math.log(2), math.log(2), 0.0])
@@ -58,7 +64,7 @@ def test_features_read_the_pool() -> None:
 
 def test_an_empty_pool_scores_nothing() -> None:
     none = np.zeros((0, 2))
-    empty = Pool([], [], np.zeros((0, 1), int), np.zeros(0), np.zeros(0), none, none, none, none, none)
+    empty = Pool([], [], np.zeros((0, 1), int), np.zeros(0), np.zeros(0), none, none, none, none, none, none)
     assert Ranker.load().score(features(empty, 60)).shape == (0,)
 
 
