@@ -58,7 +58,7 @@ FEATURES = (
     "sentence_dense_second",  # ... the second clause's: a chunk stating two parts at once
     "sentence_dense_gap",  # ... minus that clause's best candidate's
     "sentence_dense_mean",
-    # Against the clauses the question credits to the candidate's outlet (and date), among the
+    # Against the clauses the question credits to the candidate's outlet, among the
     # candidates those hold ("..., according to Fortune": Fortune's chunks); -1 when none is:
     "credited_clause",  # its best clause match, that clause's best such candidate being 1
     "credited_search",  # 1 / (1 + its rank among them in that clause's own search); 0 unranked
@@ -87,7 +87,7 @@ class Pool:
     clause_ranks: np.ndarray  # (n, clauses): rank in each clause's own keyword search; ABSENT
     dense: np.ndarray  # (n, clauses): cosine of chunk and clause embeddings; (n, 0) without them
     sentence_dense: np.ndarray  # (n, clauses): best cosine of its sentences' and the clause's
-    credited: np.ndarray  # (n, clauses): held by the outlet (and date) the clause is credited to
+    credited: np.ndarray  # (n, clauses): from the outlet the clause is credited to
     place: np.ndarray  # (n, 2): (index of the chunk in its article, chunks in the article)
 
     def __len__(self) -> int:
@@ -113,7 +113,7 @@ def features(pool: Pool, rrf_k: int) -> np.ndarray:
         article_fused[rows] = fused[rows].max()
         article_best[rows] = best[rows].max()
     index, count = pool.place[:, 0], pool.place[:, 1]
-    credited = _credited(pool)
+    credited = _credited_features(pool)
     columns = {
         "fused": fused,
         "best_rank": 1.0 / (1.0 + pool.ranks.min(axis=1)),
@@ -146,7 +146,7 @@ def features(pool: Pool, rrf_k: int) -> np.ndarray:
     return np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in FEATURES])
 
 
-def _credited(pool: Pool) -> np.ndarray:
+def _credited_features(pool: Pool) -> np.ndarray:
     """(4, n): the ``credited_*`` features. A multi-hop question credits each part to one outlet,
     so a candidate is compared only with the other candidates of that outlet: the best of them
     for that part is likely its evidence even when another outlet's chunk matches it better."""

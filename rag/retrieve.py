@@ -304,8 +304,8 @@ def _clause_ranks(
 
 
 def _credited(parts: list[Clause], masks: list[np.ndarray | None], rows: np.ndarray) -> np.ndarray:
-    """(len(rows), clauses): whether each candidate is held by a sub-query its clause names (the
-    outlet, and date, the question credits that part to). A column of a clause naming none is
+    """(len(rows), clauses): whether each candidate is from an outlet its clause names (``masks``:
+    each sub-query's outlet, at any date). A column of a clause naming none is
     all False; when no clause names one, every candidate is held (the ranker then reads a plain
     question as one crediting every outlet, the case it was trained on, not as an unseen one).
     """
