@@ -442,13 +442,21 @@ def print_eval(scores: dict[str, Any]) -> None:
         digits = 1 if "latency" in name else 3
         table.add_row(name, *("–" if row[name] is None else f"{row[name]:.{digits}f}" for _, row in columns))
     console.print(table)
-    cross = scores.get("ranker_cross_validated")
+    cross, unseen = scores.get("ranker_cross_validated"), scores.get("ranker_unseen_articles")
     if cross:
-        figures = ", ".join(f"{k} {v}" for k, v in cross.items() if isinstance(v, float))
         console.print(
             "[yellow]The shipped ranker was fitted on these queries, so the scores above are "
-            f"in-sample. Cross-validated on them (what unseen questions get): {figures}.[/yellow]"
+            f"in-sample. Cross-validated on them (what unseen questions get): {_figures(cross)}.[/yellow]"
         )
+    if unseen:
+        console.print(
+            "[yellow]Fitted only on the questions citing none of the scored ones' articles (what "
+            f"another corpus gets): {_figures(unseen)}.[/yellow]"
+        )
+
+
+def _figures(scores: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in scores.items() if isinstance(v, float))
 
 
 @eval_app.command("multihop")

@@ -95,6 +95,9 @@ class EvalReport(Scores):
     # Set when the shipped ranker was fitted on these very queries: the scores above are then
     # in-sample, and these (its cross-validation on them) are what unseen questions get.
     ranker_cross_validated: dict[str, object] | None = None
+    # ... and from models fitted only on the questions citing none of the scored ones' articles:
+    # what a corpus the ranker has never seen gets.
+    ranker_unseen_articles: dict[str, object] | None = None
 
     def dump(self) -> dict[str, object]:
         return self.model_dump(by_alias=True)
@@ -252,6 +255,9 @@ def run_multihop(
         result = report(Evaluator(engine, answers).run(queries, progress))
         digest = hashlib.sha256(queries_file.read_bytes()).hexdigest()
         result.ranker_cross_validated = fitted_on(digest, engine.settings.rank_embeddings)
+        result.ranker_unseen_articles = fitted_on(
+            digest, engine.settings.rank_embeddings, figures="unseen_articles"
+        )
         return result
     finally:
         engine.close()

@@ -9,8 +9,8 @@ into a pool of candidates, which a learned ranker (``rag.rank``, boosted trees) 
 measured about each: its ranks, how well its best sentence matches each clause of the question
 (a chunk matching the whole question loosely is not the one holding the fact a part of it asks
 about), its rank in each clause's own keyword search, how close its embedding and its closest
-sentence's are to each clause's, its place in its article. Each named
-outlet's best passages are guaranteed a slot, and one article cannot fill every slot.
+sentence's are to each clause's. Each named outlet's best passages are guaranteed a slot, and
+one article cannot fill every slot.
 """
 
 from __future__ import annotations
@@ -69,7 +69,6 @@ class Catalog:
     outlets: OutletIndex
     words: frozenset[str]
     document_of: dict[str, str]  # chunk id -> article id
-    place: dict[str, tuple[int, int]]  # chunk id -> (its index in its article, the article's chunks)
     chunk_ids: list[str]  # the BM25 index's order, which the vector matrix follows
     masks: dict[str, np.ndarray | None] = field(default_factory=dict)
     _matrix: np.ndarray | None = None
@@ -121,15 +120,10 @@ class Retriever:
                 words: set[str] = set()
                 for (text,) in self.store.db.execute("SELECT title || ' ' || text FROM articles"):
                     words.update(_WORD.findall(text.lower()))
-                rows = self.store.db.execute(
-                    "SELECT c.id, c.document_id, c.ordinal, a.n_chunks FROM chunks c "
-                    "JOIN articles a ON a.id = c.document_id"
-                ).fetchall()
-                chunks = {cid: doc for cid, doc, _, _ in rows}
-                place = {cid: (ordinal, count) for cid, _, ordinal, count in rows}
+                chunks = dict(self.store.db.execute("SELECT id, document_id FROM chunks").fetchall())
                 outlets = OutletIndex(self.store.sources())
                 ids = self.store.bm25().chunk_ids
-                self._catalog = Catalog(gen, outlets, frozenset(words), chunks, place, ids)
+                self._catalog = Catalog(gen, outlets, frozenset(words), chunks, ids)
             return self._catalog
 
     def plan(self, query: str, filters: Filters | None = None) -> QueryPlan:
@@ -232,7 +226,6 @@ class Retriever:
             dense=self._clause_similarity(catalog, bm25, ids, rows, vectors),
             sentence_dense=_sentence_similarity(ids, stored, vectors),
             credited=_credited(asked, masks, rows),
-            place=np.array([catalog.place[cid] for cid in ids], dtype=np.float64).reshape(len(ids), 2),
         )
 
     def _clause_similarity(

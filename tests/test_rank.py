@@ -29,7 +29,6 @@ def pool() -> Pool:
         dense=np.array([[0.5, 0.1], [0.3, 0.6], [0.2, 0.2]]),
         sentence_dense=np.array([[0.7, 0.2], [0.4, 0.9], [0.3, 0.3]]),
         credited=np.array([[False, False], [False, False], [False, True]]),
-        place=np.array([[0, 2], [1, 2], [0, 1]]),
     )
 
 
@@ -56,15 +55,13 @@ def test_features_read_the_pool() -> None:
     assert column("credited_search").tolist() == pytest.approx([-1.0, -1.0, 0.0])  # not in its top
     assert column("credited_dense").tolist() == pytest.approx([-1.0, -1.0, 0.3])
     assert column("credited_dense_gap").tolist() == pytest.approx([-1.0, -1.0, 0.0])
-    assert column("lead_chunk").tolist() == [1, 0, 1]
-    assert column("place").tolist() == pytest.approx([0.0, 1.0, 0.0])
     assert column("article_candidates").tolist() == pytest.approx([math.log(2), math.log(2), 0.0])
     assert column("article_clause_best").tolist() == pytest.approx([1.0, 1.0, 0.4])
 
 
 def test_an_empty_pool_scores_nothing() -> None:
     none = np.zeros((0, 2))
-    empty = Pool([], [], np.zeros((0, 1), int), np.zeros(0), np.zeros(0), none, none, none, none, none, none)
+    empty = Pool([], [], np.zeros((0, 1), int), np.zeros(0), np.zeros(0), none, none, none, none, none)
     assert Ranker.load().score(features(empty, 60)).shape == (0,)
 
 
@@ -94,6 +91,8 @@ def test_shipped_models_read_these_features() -> None:
 def test_in_sample_scores_are_flagged() -> None:
     shipped = json.loads(WEIGHTS_FILE.read_text())
     assert fitted_on(shipped["trained_on_sha256"], True) == shipped["models"]["embeddings"]["cross_validated"]
+    unseen = fitted_on(shipped["trained_on_sha256"], True, figures="unseen_articles")
+    assert unseen == shipped["models"]["embeddings"]["unseen_articles"]
     assert fitted_on("0" * 64, True) is None
 
 
