@@ -92,7 +92,7 @@ def test_in_sample_scores_are_flagged() -> None:
     shipped = json.loads(WEIGHTS_FILE.read_text())
     assert fitted_on(shipped["trained_on_sha256"], True) == shipped["models"]["embeddings"]["cross_validated"]
     unseen = fitted_on(shipped["trained_on_sha256"], True, figures="unseen_articles")
-    assert unseen == shipped["models"]["embeddings"]["unseen_articles"]
+    assert unseen is not None and unseen["evidence_recall@10"] > 0.6  # on articles it never saw
     assert fitted_on("0" * 64, True) is None
 
 
