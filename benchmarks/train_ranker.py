@@ -191,8 +191,8 @@ def article_folds(evidence: list[set[str]], seed: int) -> list[tuple[list[int], 
     Articles cited together form tight communities (Louvain on the co-citation graph: 600 dev
     questions, ~110 communities, all but ~17 questions inside one), so whole communities are
     dealt to the folds (in a random order, each to the fold with the fewest questions). A
-    question spanning two communities is scored with its main one and fitted on only by folds
-    holding none of its articles.
+    question spanning two communities is scored with its main one, and fitted on only by folds
+    whose questions cite none of its articles.
     """
     import networkx as nx  # a LlamaIndex dependency
 
@@ -219,7 +219,7 @@ def article_folds(evidence: list[set[str]], seed: int) -> list[tuple[list[int], 
     out = []
     for f in range(FOLDS):
         scored = [i for i, g in enumerate(fold) if g == f]
-        banned = {doc for doc, k in community.items() if fold_of[k] == f}
+        banned = set().union(*(cites[i] for i in scored))
         fitted = [i for i, g in enumerate(fold) if g != f and not banned.intersection(cites[i])]
         out.append((scored, fitted))
     return out
