@@ -13,7 +13,7 @@ The model is gradient-boosted trees, fitted by ``benchmarks/train_ranker.py`` (s
 candidate and the question's shape, never its words, so the model cannot memorise questions.
 Nor do they say where a chunk sits in its article: given that, the trees learned where the dev
 questions' evidence sits in the benchmark's own articles (a third of its facts serve several
-questions), worth +0.02 evidence recall on new questions about the same articles and nothing on
+questions), worth +0.03 evidence recall on new questions about the same articles and nothing on
 articles no training question cites. The script prints both: cross-validation by question, and
 models fitted only on questions that share no evidence article with the ones they score.
 Retraining for another corpus is that script with another queries file.
