@@ -156,9 +156,9 @@ def _credited_features(pool: Pool) -> np.ndarray:
         top = pool.sentences[held, k].max()
         out[0] = np.maximum(out[0], np.where(held, pool.sentences[:, k] / top if top > 0 else 0.0, -1.0))
         ranks = np.where(held, pool.clause_ranks[:, k], ABSENT)
-        place = np.empty(n)
-        place[np.argsort(ranks, kind="stable")] = np.arange(n)
-        out[1] = np.maximum(out[1], np.where(held, np.where(ranks < ABSENT, 1.0 / (1.0 + place), 0.0), -1.0))
+        among = np.empty(n)  # its rank among the outlet's candidates in that clause's search
+        among[np.argsort(ranks, kind="stable")] = np.arange(n)
+        out[1] = np.maximum(out[1], np.where(held, np.where(ranks < ABSENT, 1.0 / (1.0 + among), 0.0), -1.0))
         if pool.sentence_dense.shape[1]:
             dense = pool.sentence_dense[:, k]
             out[2] = np.maximum(out[2], np.where(held, dense, -1.0))
