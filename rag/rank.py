@@ -67,6 +67,12 @@ FEATURES = (
     "credited_search",  # 1 / (1 + its rank among them in that clause's own search); 0 unranked
     "credited_dense",  # its best sentence cosine with such a clause
     "credited_dense_gap",  # ... minus that clause's best such candidate's
+    # Soft word match of its best sentence with each clause (rag.words: each clause word's
+    # closest word in the sentence by static word vectors, idf-weighted):
+    "words_best",
+    "words_mean",
+    "words_gap_mean",  # its gaps to each clause's best candidate, averaged
+    "words_gap_worst",  # ... the largest (its worst-matched clause)
     "article_candidates",  # log of how many of its article's chunks are candidates
     "article_fused",  # the best fused score among its article's candidates
     "article_clause_best",  # the best clause match among its article's candidates
@@ -89,6 +95,7 @@ class Pool:
     dense: np.ndarray  # (n, clauses): cosine of chunk and clause embeddings; (n, 0) without them
     sentence_dense: np.ndarray  # (n, clauses): best cosine of its sentences' and the clause's
     credited: np.ndarray  # (n, clauses): from the outlet the clause is credited to
+    words: np.ndarray  # (n, clauses): soft word match of its best sentence with each clause
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -113,6 +120,7 @@ def features(pool: Pool, rrf_k: int) -> np.ndarray:
         article_fused[rows] = fused[rows].max()
         article_best[rows] = best[rows].max()
     credited = _credited_features(pool)
+    words_gap = pool.words - pool.words.max(axis=0, keepdims=True)
     columns = {
         "fused": fused,
         "best_rank": 1.0 / (1.0 + pool.ranks.min(axis=1)),
@@ -134,6 +142,10 @@ def features(pool: Pool, rrf_k: int) -> np.ndarray:
         "credited_search": credited[1],
         "credited_dense": credited[2],
         "credited_dense_gap": credited[3],
+        "words_best": pool.words.max(axis=1),
+        "words_mean": pool.words.mean(axis=1),
+        "words_gap_mean": words_gap.mean(axis=1),
+        "words_gap_worst": words_gap.min(axis=1),
         "article_candidates": np.log(np.maximum(article_count, 1)),
         "article_fused": article_fused,
         "article_clause_best": article_best,

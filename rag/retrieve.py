@@ -9,7 +9,8 @@ into a pool of candidates, which a learned ranker (``rag.rank``, boosted trees) 
 measured about each: its ranks, how well its best sentence matches each clause of the question
 (a chunk matching the whole question loosely is not the one holding the fact a part of it asks
 about), its rank in each clause's own keyword search, how close its embedding and its closest
-sentence's are to each clause's. Each named outlet's best passages are guaranteed a slot, and
+sentence's are to each clause's, and how close its best sentence's words are to each clause's
+(``rag.words``: static word vectors, so a synonym counts). Each named outlet's best passages are guaranteed a slot, and
 one article cannot fill every slot.
 """
 
@@ -226,6 +227,9 @@ class Retriever:
             dense=self._clause_similarity(catalog, bm25, ids, rows, vectors),
             sentence_dense=_sentence_similarity(ids, stored, vectors),
             credited=_credited(asked, masks, rows),
+            words=bm25.words.match([content_words(part) for part in parts], rows)
+            if bm25.words is not None
+            else np.zeros((len(ids), len(parts))),
         )
 
     def _clause_similarity(

@@ -37,6 +37,7 @@ from rag.config import Settings
 from rag.errors import NotFound, StoreUnavailable
 from rag.models import Article, ArticleInfo, Filters, Passage
 from rag.sentences import split_sentences
+from rag.words import SentenceWords
 
 log = logging.getLogger(__name__)
 # bm25s logs every index build at DEBUG through its own handler; keep servers and tests quiet.
@@ -93,12 +94,13 @@ def source_key(source: str | None) -> str:
     return (source or "").strip().lower()
 
 
-BM25_FORMAT = 2  # bumped when the saved layout changes, so older indexes are rebuilt
+BM25_FORMAT = 3  # bumped when the saved layout changes, so older indexes are rebuilt
 
 
 class BM25Index:
-    """bm25s over title + outlet + chunk text, with per-chunk metadata for filtering, and a
-    second bm25s over the chunks' sentences (``sentence_counts[i]`` rows belong to chunk i)."""
+    """bm25s over title + outlet + chunk text, with per-chunk metadata for filtering, a second
+    bm25s over the chunks' sentences (``sentence_counts[i]`` rows belong to chunk i), and those
+    sentences' words for soft matching (``rag.words``)."""
 
     def __init__(
         self,
@@ -109,6 +111,7 @@ class BM25Index:
         categories: np.ndarray,
         sentences: bm25s.BM25 | None = None,
         sentence_counts: np.ndarray | None = None,
+        words: SentenceWords | None = None,
     ) -> None:
         self.chunk_ids = chunk_ids
         self._positions = {cid: i for i, cid in enumerate(chunk_ids)}
@@ -117,6 +120,7 @@ class BM25Index:
         self.published = published
         self.categories = categories
         self.sentences = sentences
+        self.words = words
         counts = sentence_counts if sentence_counts is not None else np.zeros(len(chunk_ids), np.int64)
         # reduceat needs each segment's first row and non-empty segments; chunks without a
         # sentence (whitespace only) keep a best-sentence score of 0.
@@ -638,7 +642,8 @@ class Store:
             sentences_per_chunk = [split_sentences(body) for body in bodies]
             counts = np.array([len(x) for x in sentences_per_chunk], dtype=np.int64)
             sentences = _bm25([x for chunk in sentences_per_chunk for x in chunk])
-            index = BM25Index(ids, retriever, sources, published, categories, sentences, counts)
+            words = SentenceWords.build(sentences_per_chunk)
+            index = BM25Index(ids, retriever, sources, published, categories, sentences, counts, words)
             tmp = self.data_dir / "bm25.tmp"
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
@@ -646,6 +651,7 @@ class Store:
                 retriever.save(str(tmp))
             if sentences is not None:
                 sentences.save(str(tmp / "sentences"))
+            words.save(tmp)
             manifest = {
                 "format": BM25_FORMAT,
                 "generation": gen,
@@ -680,6 +686,7 @@ class Store:
             categories,
             sentences,
             np.asarray(counts, dtype=np.int64) if counts is not None else None,
+            SentenceWords.load(self.bm25_dir),
         )
         index.generation = gen  # type: ignore[attr-defined]
         return index
