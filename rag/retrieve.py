@@ -10,8 +10,8 @@ measured about each: its ranks, how well its best sentence matches each clause o
 (a chunk matching the whole question loosely is not the one holding the fact a part of it asks
 about), its rank in each clause's own keyword search, how close its embedding and its closest
 sentence's are to each clause's, and how close its best sentence's words are to each clause's
-(``rag.words``: static word vectors, so a synonym counts). Each named outlet's best passages are guaranteed a slot, and
-one article cannot fill every slot.
+(``rag.words``: static word vectors, so a synonym counts). Each named outlet's best passages are
+guaranteed a slot, and one article cannot fill every slot.
 """
 
 from __future__ import annotations
