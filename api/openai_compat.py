@@ -30,6 +30,7 @@ from api.deps import EngineDep, MetricsDep
 from api.errors import error_body, rag_error
 from api.metrics import Metrics
 from api.streaming import prime
+from rag.chat import follow_up_focus
 from rag.errors import BadInput, RagError
 from rag.models import Answer, Citation, StreamEvent
 
@@ -180,13 +181,13 @@ def chat_completions(
     question = engine.condense(pairs, message)
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
-        events = prime(engine.ask_stream(question))
+        events = prime(engine.ask_stream(question, focus=follow_up_focus(message, question)))
         return StreamingResponse(
             _stream(events, cid, created, body.model, metrics),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    answer = engine.ask(question)
+    answer = engine.ask(question, focus=follow_up_focus(message, question))
     metrics.observe_answer(answer)
     return ChatCompletion(
         id=cid,

@@ -90,25 +90,36 @@ class ExtractiveAnswerer:
         self.settings = settings
         self.checker = CitationChecker(embed)
 
-    def score(self, question: str, passages: list[Passage]) -> tuple[list[Candidate], np.ndarray]:
-        """Score each passage sentence against the question; returns candidates and vectors."""
+    def score(
+        self, question: str, passages: list[Passage], focus: str | None = None
+    ) -> tuple[list[Candidate], np.ndarray]:
+        """Score each passage sentence against the question; returns candidates and vectors.
+
+        ``focus``: what the user wrote, when ``question`` is a follow-up condensed with an earlier
+        topic ("and what about Starlink?" for "and what about Starlink? (China Russia)"). The
+        sentences are then ranked by their similarity to it, so the answer leads with the
+        follow-up's own subject rather than with the topic carried over for retrieval; the
+        question still decides coverage and the refusal floor.
+        """
         cands = candidates(passages)
         if not cands:
             return [], np.zeros((0, 0), dtype=np.float32)
-        vectors = self.embed.embed_batch([question] + [c.text for c in cands])
-        q, sents = vectors[0], vectors[1:]
+        asked = [question] + ([focus] if focus else [])
+        vectors = self.embed.embed_batch(asked + [c.text for c in cands])
+        q, sents = vectors[0], vectors[len(asked) :]
+        own = vectors[1] if focus else q
         q_terms = content_terms(question)
         rank_of = {p.id: i for i, p in enumerate(passages)}
         for c, v in zip(cands, sents, strict=True):
-            c.similarity = float(v @ q)
+            c.similarity = float(v @ q)  # the refusal floor was calibrated on this
             c.coverage = len(q_terms & content_terms(c.text)) / len(q_terms) if q_terms else 0.0
             prior = 1.0 / (1 + rank_of[c.passage.id])  # the retriever's confidence in the passage
-            c.score = 0.6 * c.similarity + 0.3 * c.coverage + 0.1 * prior
+            c.score = 0.6 * float(v @ own) + 0.3 * c.coverage + 0.1 * prior
         return cands, sents
 
-    def choose(self, question: str, passages: list[Passage]) -> list[Candidate]:
+    def choose(self, question: str, passages: list[Passage], focus: str | None = None) -> list[Candidate]:
         """The sentences to answer with, best first; empty when the evidence is too weak."""
-        cands, vectors = self.score(question, passages)
+        cands, vectors = self.score(question, passages, focus)
         if not cands:
             return []
         order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
@@ -127,8 +138,8 @@ class ExtractiveAnswerer:
             chosen.append(i)
         return [cands[i] for i in chosen]
 
-    def answer(self, question: str, passages: list[Passage]) -> Answer:
-        chosen = self.choose(question, passages)
+    def answer(self, question: str, passages: list[Passage], focus: str | None = None) -> Answer:
+        chosen = self.choose(question, passages, focus)
         if not chosen:
             return refusal(question)
         # Each chosen sentence is "shown" as its own passage, so the checker quotes it exactly.
@@ -145,14 +156,14 @@ class LLMAnswerer:
         self.extractive = extractive
         self.settings = settings
 
-    def context(self, question: str, passages: list[Passage]) -> list[Passage]:
+    def context(self, question: str, passages: list[Passage], focus: str | None = None) -> list[Passage]:
         """Windows of at most two sentences around the best-scoring sentences, best first.
 
         A local model reads ~40 tokens/s, so a few focused windows instead of whole chunks keep
         an answer to seconds. Windows far weaker than the best one are left out rather than
         padding the prompt; a cap per article leaves room for multi-hop evidence.
         """
-        cands, _ = self.extractive.score(question, passages)
+        cands, _ = self.extractive.score(question, passages, focus)
         by_passage: dict[str, list[Candidate]] = {}
         for c in cands:
             by_passage.setdefault(c.passage.id, []).append(c)
@@ -182,9 +193,11 @@ class LLMAnswerer:
             windows.append(_window(c, c.score, c.start, end))
         return windows
 
-    def events(self, question: str, passages: list[Passage], stream: bool = True) -> Iterator[StreamEvent]:
+    def events(
+        self, question: str, passages: list[Passage], stream: bool = True, focus: str | None = None
+    ) -> Iterator[StreamEvent]:
         """Deltas while the model writes, then the verified answer; raises ``LLMUnavailable``."""
-        shown = self.context(question, passages)
+        shown = self.context(question, passages, focus)
         if not shown:
             yield StreamEvent(type="answer", answer=refusal(question, mode="llm"))
             return
@@ -214,23 +227,26 @@ class Answerer:
         self.extractive = ExtractiveAnswerer(embed, settings)
         self.llm = LLMAnswerer(llm, self.extractive, settings) if llm is not None else None
 
-    def events(self, question: str, passages: list[Passage], stream: bool = True) -> Iterator[StreamEvent]:
+    def events(
+        self, question: str, passages: list[Passage], stream: bool = True, focus: str | None = None
+    ) -> Iterator[StreamEvent]:
+        """The answer's events; ``focus``: see ``ExtractiveAnswerer.score``."""
         if self.llm is None or self.settings.answerer == "extractive":
-            yield from self._extractive(question, passages)
+            yield from self._extractive(question, passages, focus)
             return
         down = self.llm.llm.known_down() if self.settings.answerer == "auto" else None
         if down:
-            yield from self._extractive(question, passages, degraded=down)
+            yield from self._extractive(question, passages, focus, degraded=down)
             return
         try:
-            yield from self.llm.events(question, passages, stream=stream)
+            yield from self.llm.events(question, passages, stream=stream, focus=focus)
         except LLMUnavailable as exc:
-            yield from self._extractive(question, passages, degraded=str(exc))
+            yield from self._extractive(question, passages, focus, degraded=str(exc))
 
     def _extractive(
-        self, question: str, passages: list[Passage], degraded: str | None = None
+        self, question: str, passages: list[Passage], focus: str | None, degraded: str | None = None
     ) -> Iterator[StreamEvent]:
-        answer = self.extractive.answer(question, passages)
+        answer = self.extractive.answer(question, passages, focus)
         if degraded:
             answer = answer.model_copy(update={"degraded": True, "degraded_reason": degraded})
         yield StreamEvent(type="delta", text=answer.answer)

@@ -89,6 +89,13 @@ def topic_words(text: str) -> list[str]:
     return names or words
 
 
+def follow_up_focus(message: str, question: str) -> str | None:
+    """What the user wrote, when it was condensed into ``question`` and names something itself
+    ("and what about Starlink?"): the answer should lead with that, not with the topic carried
+    over for retrieval. None for a standalone message or one naming nothing ("when was that?")."""
+    return message if question != message and content_words(message) else None
+
+
 def condense_by_rule(message: str, history: Sequence[Exchange]) -> str:
     """Append the topic of the previous turn to a message that reads as a follow-up.
 

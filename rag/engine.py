@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from rag.answer import Answerer, refusal
-from rag.chat import Condenser, Exchange
+from rag.chat import Condenser, Exchange, follow_up_focus
 from rag.config import Settings
 from rag.conversations import ChatReply, ConversationStore, new_id
 from rag.embeddings import OnnxEmbedding
@@ -100,27 +100,45 @@ class Engine:
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Passage]:
         return self.retriever.search(clean_question(query), k or self.settings.top_k, filters)
 
-    def ask(self, question: str, filters: Filters | None = None, top_k: int | None = None) -> Answer:
-        """Answer a question from the corpus, every sentence's citations verified."""
+    def ask(
+        self,
+        question: str,
+        filters: Filters | None = None,
+        top_k: int | None = None,
+        focus: str | None = None,
+    ) -> Answer:
+        """Answer a question from the corpus, every sentence's citations verified.
+
+        ``focus``: the user's own words when ``question`` is a condensed follow-up
+        (``rag.chat.follow_up_focus``); the answer then leads with what they name."""
         final: Answer | None = None
-        for event in self._answer_events(question, filters, top_k, stream=False):
+        for event in self._answer_events(question, filters, top_k, stream=False, focus=focus):
             if event.answer is not None:
                 final = event.answer
         assert final is not None
         return final
 
     def ask_stream(
-        self, question: str, filters: Filters | None = None, top_k: int | None = None
+        self,
+        question: str,
+        filters: Filters | None = None,
+        top_k: int | None = None,
+        focus: str | None = None,
     ) -> Iterator[StreamEvent]:
         """Text deltas while the answer is written, then the final verified ``Answer``.
 
         The deltas are the raw text (the model's own ``[n]`` numbers); the final answer's text is
         the verified one, renumbered, and is what clients should keep.
         """
-        return self._answer_events(question, filters, top_k, stream=True)
+        return self._answer_events(question, filters, top_k, stream=True, focus=focus)
 
     def _answer_events(
-        self, question: str, filters: Filters | None, top_k: int | None, stream: bool
+        self,
+        question: str,
+        filters: Filters | None,
+        top_k: int | None,
+        stream: bool,
+        focus: str | None = None,
     ) -> Iterator[StreamEvent]:
         # Validation and retrieval run before the first event, so bad input raises at the call.
         question = clean_question(question)
@@ -135,7 +153,7 @@ class Engine:
         if reason:
             return iter([StreamEvent(type="answer", answer=refusal(question, reason=reason))])
         passages = self.retriever.search(question, top_k or self.settings.top_k, filters, plan=plan)
-        return self.answerer.events(question, passages, stream=stream)
+        return self.answerer.events(question, passages, stream=stream, focus=focus)
 
     # --- conversations ----------------------------------------------------------------
     def chat(self, message: str, conversation_id: str | None = None, create: bool = False) -> ChatReply:
@@ -165,7 +183,7 @@ class Engine:
         question = self.condenser.condense(message, history)
 
         def events() -> Iterator[StreamEvent]:
-            for event in self.ask_stream(question):
+            for event in self.ask_stream(question, focus=follow_up_focus(message, question)):
                 if event.answer is not None:
                     self.conversations.append(conversation_id, message, question, event.answer)
                 yield event

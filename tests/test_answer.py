@@ -65,3 +65,13 @@ def test_filters_restrict_the_evidence(seeded: Engine) -> None:
     assert none == []
     dated = seeded.search("China Russia", filters=Filters(since="2024-04-01", until="2024-04-30"))
     assert dated and all(p.source == "Business Insider" for p in dated)
+
+
+def test_a_condensed_follow_up_leads_with_what_the_user_named(seeded: Engine) -> None:
+    # "And what about Starlink?" after a question about China and Russia: the earlier topic is
+    # carried for retrieval, but the answer should open with Starlink, not with China and Russia.
+    question = "And what about Starlink? (China Russia)"
+    focused = seeded.ask(question, focus="And what about Starlink?")
+    assert focused.question == question and not focused.refused
+    assert "Starlink" in focused.citations[0].quote
+    assert_well_cited(seeded, focused)
