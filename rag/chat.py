@@ -92,8 +92,11 @@ def topic_words(text: str) -> list[str]:
 def follow_up_focus(message: str, question: str) -> str | None:
     """What the user wrote, when it was condensed into ``question`` and names something itself
     ("and what about Starlink?"): the answer should lead with that, not with the topic carried
-    over for retrieval. None for a standalone message or one naming nothing ("when was that?")."""
-    return message if question != message and content_words(message) else None
+    over for retrieval. None for a standalone message, or one naming nothing ("when was that?",
+    "how much did it cost?": its subject is the carried topic)."""
+    message = message.strip()
+    named = any(w[0].isupper() or any(ch.isdigit() for ch in w) for w in content_words(message))
+    return message if named and question.strip() != message else None
 
 
 def condense_by_rule(message: str, history: Sequence[Exchange]) -> str:

@@ -642,7 +642,9 @@ class Store:
             sentences_per_chunk = [split_sentences(body) for body in bodies]
             counts = np.array([len(x) for x in sentences_per_chunk], dtype=np.int64)
             sentences = _bm25([x for chunk in sentences_per_chunk for x in chunk])
-            words = SentenceWords.build(sentences_per_chunk)
+            # The index being replaced (in memory, else on disk) lends its word vectors.
+            previous = self._bm25.words if self._bm25 is not None else SentenceWords.load(self.bm25_dir)
+            words = SentenceWords.build(sentences_per_chunk, previous)
             index = BM25Index(ids, retriever, sources, published, categories, sentences, counts, words)
             tmp = self.data_dir / "bm25.tmp"
             shutil.rmtree(tmp, ignore_errors=True)

@@ -46,19 +46,22 @@ def word_vectors(words: list[str]) -> np.ndarray:
 
 
 _blas_lock = threading.Lock()
-_blas: Any = None
+_blas_limited = False
 
 
-def _one_blas_thread() -> Any:
-    """A context that keeps OpenBLAS on one thread: its threads otherwise start for a matrix this
-    size and keep spinning beside the next search's ONNX run on the same cores."""
-    global _blas
+def _one_blas_thread() -> None:
+    """Keeps BLAS (OpenBLAS under numpy) on one thread in this process, from the first match on:
+    its threads otherwise start for a matrix this size and keep spinning beside the next
+    search's ONNX run on the same cores. Set once for the process rather than around each
+    product: threadpoolctl's limit is process-wide, so overlapping searches restoring it on
+    exit would race."""
+    global _blas_limited
     with _blas_lock:
-        if _blas is None:
-            from threadpoolctl import ThreadpoolController
+        if not _blas_limited:
+            from threadpoolctl import threadpool_limits
 
-            _blas = ThreadpoolController()
-    return _blas.limit(limits=1, user_api="blas")
+            threadpool_limits(limits=1, user_api="blas")
+            _blas_limited = True
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -94,7 +97,11 @@ class SentenceWords:
         self.unknown_idf = math.log(1 + len(sentence_counts))  # a word no chunk holds
 
     @classmethod
-    def build(cls, sentences_per_chunk: list[list[str]]) -> SentenceWords:
+    def build(
+        cls, sentences_per_chunk: list[list[str]], previous: SentenceWords | None = None
+    ) -> SentenceWords:
+        """From each chunk's sentences; words ``previous`` (the index being replaced) holds keep
+        their vectors, so an ingest embeds only the words it brings."""
         tokens = [[content_words(s) for s in chunk] for chunk in sentences_per_chunk]
         chunk_frequency = Counter(w for chunk in tokens for w in {w for s in chunk for w in s})
         vocabulary = sorted(chunk_frequency)
@@ -104,7 +111,13 @@ class SentenceWords:
         words = np.array([index[w] for chunk in tokens for s in chunk for w in s], dtype=np.int32)
         word_counts = np.array([len(s) for chunk in tokens for s in chunk], dtype=np.int32)
         sentence_counts = np.array([len(chunk) for chunk in tokens], dtype=np.int64)
-        vectors = word_vectors(vocabulary).astype(np.float16).astype(np.float32)  # as when loaded
+        vectors = np.empty((len(vocabulary), 256), dtype=np.float32)
+        known = previous.index if previous is not None else {}
+        kept = [i for i, w in enumerate(vocabulary) if w in known]
+        if previous is not None and kept:
+            vectors[kept] = previous.vectors[[known[vocabulary[i]] for i in kept]]
+        fresh = [i for i, w in enumerate(vocabulary) if w not in known]
+        vectors[fresh] = word_vectors([vocabulary[i] for i in fresh]).astype(np.float16)  # as stored
         return cls(vocabulary, vectors, idf, words, word_counts, sentence_counts)
 
     def save(self, folder: Path) -> None:
@@ -158,10 +171,10 @@ class SentenceWords:
         worded = word_counts > 0
         firsts = (np.cumsum(word_counts) - word_counts)[worded]
         closest = np.zeros((len(sentences), len(asked)), dtype=np.float32)
-        with _one_blas_thread():
-            similarity = self.vectors[distinct] @ word_vectors(asked).T
-            closest[worded] = np.maximum.reduceat(similarity.take(where, axis=0), firsts)
-            per_sentence = np.clip(closest, 0.0, 1.0) @ weights
+        _one_blas_thread()
+        similarity = self.vectors[distinct] @ word_vectors(asked).T
+        closest[worded] = np.maximum.reduceat(similarity.take(where, axis=0), firsts)
+        per_sentence = np.clip(closest, 0.0, 1.0) @ weights
         some = sentence_counts > 0
         out[some] = np.maximum.reduceat(per_sentence, (np.cumsum(sentence_counts) - sentence_counts)[some])
         return out

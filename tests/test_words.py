@@ -54,3 +54,11 @@ def test_saved_and_loaded_it_scores_the_same(index: SentenceWords, tmp_path: Pat
     asked = [clause("automaker fined over emissions")]
     assert loaded.match(asked, np.arange(4)).tolist() == index.match(asked, np.arange(4)).tolist()
     assert SentenceWords.load(tmp_path / "missing") is None
+
+
+def test_a_rebuild_reuses_the_vectors_of_words_it_already_had(index: SentenceWords) -> None:
+    grown = CHUNKS + [["The carmaker opened a factory in Ohio."]]
+    reused = SentenceWords.build(grown, previous=index)
+    fresh = SentenceWords.build(grown)
+    assert reused.vocabulary == fresh.vocabulary and "ohio" in reused.index
+    np.testing.assert_allclose(reused.vectors, fresh.vectors, atol=1e-3)
