@@ -6,7 +6,8 @@ import pytest
 
 from rag.chat import Exchange, condense_by_rule, follow_up_focus
 
-EARLIER = [Exchange("What is China providing Russia?", "What is China providing Russia?", "Satellite imagery.")]
+FIRST = "What is China providing Russia?"
+EARLIER = [Exchange(FIRST, FIRST, "Satellite imagery.")]
 
 
 def test_a_follow_up_carries_the_earlier_topic() -> None:
