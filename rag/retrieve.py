@@ -203,8 +203,10 @@ class Retriever:
         # outlets' dates on them found less evidence: +0.003 against +0.009).
         named = sorted({s for sub in plan.subqueries for s in sub.filters.source or []})
         clause_where = (filters or Filters()).model_copy(update={"source": named}) if named else filters
-        # Chroma is written before SQLite commits, so it can name a chunk no index holds yet.
-        held = [(cid, bm25.position(cid)) for cid in fused]
+        # Chroma is written before SQLite commits, so it can name a chunk no index holds yet; and
+        # an ingest or delete landing mid-search can leave the catalog read above a generation
+        # behind the keyword index (a chunk one of them lacks is left out of this search).
+        held = [(cid, bm25.position(cid)) for cid in fused if cid in catalog.document_of]
         ids = [cid for cid, row in held if row >= 0]
         rows = np.array([row for _, row in held if row >= 0], dtype=np.int64)
         ranks = np.full((len(ids), len(ranked)), ABSENT, dtype=np.int64)
