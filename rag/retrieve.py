@@ -231,9 +231,7 @@ class Retriever:
             dense=self._clause_similarity(catalog, bm25, ids, rows, vectors),
             sentence_dense=_sentence_similarity(ids, stored, vectors),
             credited=_credited(asked, masks, rows),
-            words=bm25.words.match([content_words(part) for part in parts], rows)
-            if bm25.words is not None
-            else np.zeros((len(ids), len(parts))),
+            words=bm25.words.match([content_words(part) for part in parts], rows),
         )
 
     def _clause_similarity(

@@ -109,9 +109,9 @@ class BM25Index:
         sources: np.ndarray,
         published: np.ndarray,
         categories: np.ndarray,
+        words: SentenceWords,
         sentences: bm25s.BM25 | None = None,
         sentence_counts: np.ndarray | None = None,
-        words: SentenceWords | None = None,
     ) -> None:
         self.chunk_ids = chunk_ids
         self._positions = {cid: i for i, cid in enumerate(chunk_ids)}
@@ -645,7 +645,7 @@ class Store:
             # The index being replaced (in memory, else on disk) lends its word vectors.
             previous = self._bm25.words if self._bm25 is not None else SentenceWords.load(self.bm25_dir)
             words = SentenceWords.build(sentences_per_chunk, previous)
-            index = BM25Index(ids, retriever, sources, published, categories, sentences, counts, words)
+            index = BM25Index(ids, retriever, sources, published, categories, words, sentences, counts)
             tmp = self.data_dir / "bm25.tmp"
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
@@ -677,6 +677,9 @@ class Store:
         ids, _texts, _bodies, sources, published, categories = self._chunk_table()
         if ids != info["ids"]:
             return None
+        words = SentenceWords.load(self.bm25_dir)
+        if words is None:
+            return None
         retriever = bm25s.BM25.load(str(self.bm25_dir)) if info["indexed"] else None
         counts = info["sentence_counts"]
         sentences = bm25s.BM25.load(str(self.bm25_dir / "sentences")) if counts is not None else None
@@ -686,9 +689,9 @@ class Store:
             sources,
             published,
             categories,
+            words,
             sentences,
             np.asarray(counts, dtype=np.int64) if counts is not None else None,
-            SentenceWords.load(self.bm25_dir),
         )
         index.generation = gen  # type: ignore[attr-defined]
         return index
