@@ -94,7 +94,7 @@ def source_key(source: str | None) -> str:
     return (source or "").strip().lower()
 
 
-BM25_FORMAT = 3  # bumped when the saved layout changes, so older indexes are rebuilt
+BM25_FORMAT = 4  # bumped when the saved layout changes, so older indexes are rebuilt
 
 
 class BM25Index:

@@ -108,6 +108,8 @@ class SentenceWords:
         index = {w: i for i, w in enumerate(vocabulary)}
         n = len(tokens)
         idf = np.array([math.log(1 + n / chunk_frequency[w]) for w in vocabulary], dtype=np.float32)
+        # Each word once per sentence: a sentence's match takes the max over its words.
+        tokens = [[list(dict.fromkeys(s)) for s in chunk] for chunk in tokens]
         words = np.array([index[w] for chunk in tokens for s in chunk for w in s], dtype=np.int32)
         word_counts = np.array([len(s) for chunk in tokens for s in chunk], dtype=np.int32)
         sentence_counts = np.array([len(chunk) for chunk in tokens], dtype=np.int64)
@@ -150,7 +152,7 @@ class SentenceWords:
         """(len(rows), clauses): each chunk's (at ``rows``) best sentence's soft match with each
         clause (its content words); 0 for a chunk without a sentence or a clause without words."""
         out = np.zeros((len(rows), len(clause_words)))
-        asked = [w for words in clause_words for w in words]
+        asked = list(dict.fromkeys(w for words in clause_words for w in words))  # each word once
         if not len(rows) or not asked:
             return out
         sentence_counts = self.sentence_counts[rows]
@@ -161,13 +163,19 @@ class SentenceWords:
             return out
         # Each clause's words weighted by idf, the weights of a clause summing to 1.
         weights = np.zeros((len(asked), len(clause_words)), dtype=np.float32)
-        start = 0
+        row = {w: i for i, w in enumerate(asked)}
         for j, words in enumerate(clause_words):
             idf = np.array([self.idf[self.index[w]] if w in self.index else self.unknown_idf for w in words])
-            weights[start : start + len(words), j] = idf / idf.sum() if len(words) else 0.0
-            start += len(words)
-        # Only the distinct words are compared (~3.5k of ~12k occurrences for 150 candidates).
-        distinct, where = np.unique(occurrences, return_inverse=True)
+            for w, share in zip(words, idf / idf.sum() if len(words) else [], strict=True):
+                weights[row[w], j] += share
+        # Only the distinct words are compared (~3.5k of ~12k occurrences for 150 candidates),
+        # found by marking the vocabulary rather than sorting the occurrences.
+        seen = np.zeros(len(self.vocabulary), dtype=bool)
+        seen[occurrences] = True
+        distinct = np.flatnonzero(seen)
+        slot = np.empty(len(self.vocabulary), dtype=np.int32)
+        slot[distinct] = np.arange(len(distinct), dtype=np.int32)
+        where = slot[occurrences]
         worded = word_counts > 0
         firsts = (np.cumsum(word_counts) - word_counts)[worded]
         closest = np.zeros((len(sentences), len(asked)), dtype=np.float32)
