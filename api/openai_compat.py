@@ -179,15 +179,16 @@ def chat_completions(
     """OpenAI Chat Completions over the corpus: cited answer text plus a `citations` field."""
     pairs, message = _transcript(body.messages)
     question = engine.condense(pairs, message)
+    focus = follow_up_focus(message, question)
     cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if body.stream:
-        events = prime(engine.ask_stream(question, focus=follow_up_focus(message, question)))
+        events = prime(engine.ask_stream(question, focus=focus))
         return StreamingResponse(
             _stream(events, cid, created, body.model, metrics),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    answer = engine.ask(question, focus=follow_up_focus(message, question))
+    answer = engine.ask(question, focus=focus)
     metrics.observe_answer(answer)
     return ChatCompletion(
         id=cid,
