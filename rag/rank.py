@@ -73,6 +73,11 @@ FEATURES = (
     "words_mean",
     "words_gap_mean",  # its gaps to each clause's best candidate, averaged
     "words_gap_worst",  # ... the largest (its worst-matched clause)
+    # Rare names shared with the best candidate of each of the leading other articles
+    # (rag.names), each over the pool's best:
+    "names_best",  # with the one it shares most with
+    "names_leads",  # how many leading articles it shares one with
+    "names_sum",
     "article_candidates",  # log of how many of its article's chunks are candidates
     "article_fused",  # the best fused score among its article's candidates
     "article_clause_best",  # the best clause match among its article's candidates
@@ -96,6 +101,7 @@ class Pool:
     sentence_dense: np.ndarray  # (n, clauses): best cosine of its sentences' and the clause's
     credited: np.ndarray  # (n, clauses): from the outlet the clause is credited to
     words: np.ndarray  # (n, clauses): soft word match of its best sentence with each clause
+    names: np.ndarray  # (n, leads): idf of the rare names it shares with each leading article
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -121,6 +127,9 @@ def features(pool: Pool, rrf_k: int) -> np.ndarray:
         article_best[rows] = best[rows].max()
     credited = _credited_features(pool)
     words_gap = pool.words - pool.words.max(axis=0, keepdims=True)
+    shares = pool.names
+    names = np.column_stack([shares.max(axis=1, initial=0.0), (shares > 0).sum(axis=1), shares.sum(axis=1)])
+    names /= np.maximum(names.max(axis=0, keepdims=True), 1e-12)
     columns = {
         "fused": fused,
         "best_rank": 1.0 / (1.0 + pool.ranks.min(axis=1)),
@@ -146,6 +155,9 @@ def features(pool: Pool, rrf_k: int) -> np.ndarray:
         "words_mean": pool.words.mean(axis=1),
         "words_gap_mean": words_gap.mean(axis=1),
         "words_gap_worst": words_gap.min(axis=1),
+        "names_best": names[:, 0],
+        "names_leads": names[:, 1],
+        "names_sum": names[:, 2],
         "article_candidates": np.log(np.maximum(article_count, 1)),
         "article_fused": article_fused,
         "article_clause_best": article_best,

@@ -220,11 +220,13 @@ class Retriever:
         # A clause is credited to its outlet at any date, as the clause searches look (the
         # outlet's date too: -0.003 evidence recall).
         masks = [self._mask(bm25, catalog, Filters(source=s.filters.source)) for s in plan.subqueries]
+        documents = [catalog.document_of[cid] for cid in ids]
+        fused_scores = np.array([fused[cid] for cid in ids])
         return Pool(
             ids=ids,
-            documents=[catalog.document_of[cid] for cid in ids],
+            documents=documents,
             ranks=ranks,
-            fused=np.array([fused[cid] for cid in ids]),
+            fused=fused_scores,
             question_bm25=keyword_scores[query][rows],
             sentences=_sentence_matches(bm25, words, rows),
             clause_ranks=_clause_ranks(bm25, words, self._mask(bm25, catalog, clause_where), at),
@@ -232,6 +234,7 @@ class Retriever:
             sentence_dense=_sentence_similarity(ids, stored, vectors),
             credited=_credited(asked, masks, rows),
             words=bm25.words.match([content_words(part) for part in parts], rows),
+            names=bm25.names.shared(query, rows, documents, fused_scores),
         )
 
     def _clause_similarity(

@@ -36,6 +36,7 @@ import Stemmer
 from rag.config import Settings
 from rag.errors import NotFound, StoreUnavailable
 from rag.models import Article, ArticleInfo, Filters, Passage
+from rag.names import ChunkNames
 from rag.sentences import split_sentences
 from rag.words import SentenceWords
 
@@ -100,7 +101,8 @@ BM25_FORMAT = 4  # bumped when the saved layout changes, so older indexes are re
 class BM25Index:
     """bm25s over title + outlet + chunk text, with per-chunk metadata for filtering, a second
     bm25s over the chunks' sentences (``sentence_counts[i]`` rows belong to chunk i), and those
-    sentences' words for soft matching (``rag.words``)."""
+    sentences' words for soft matching (``rag.words``) and the chunks' rare names
+    (``rag.names``)."""
 
     def __init__(
         self,
@@ -110,6 +112,7 @@ class BM25Index:
         published: np.ndarray,
         categories: np.ndarray,
         words: SentenceWords,
+        names: ChunkNames,
         sentences: bm25s.BM25 | None = None,
         sentence_counts: np.ndarray | None = None,
     ) -> None:
@@ -121,6 +124,7 @@ class BM25Index:
         self.categories = categories
         self.sentences = sentences
         self.words = words
+        self.names = names
         counts = sentence_counts if sentence_counts is not None else np.zeros(len(chunk_ids), np.int64)
         # reduceat needs each segment's first row and non-empty segments; chunks without a
         # sentence (whitespace only) keep a best-sentence score of 0.
@@ -645,7 +649,8 @@ class Store:
             # The index being replaced (in memory, else on disk) lends its word vectors.
             previous = self._bm25.words if self._bm25 is not None else SentenceWords.load(self.bm25_dir)
             words = SentenceWords.build(sentences_per_chunk, previous)
-            index = BM25Index(ids, retriever, sources, published, categories, words, sentences, counts)
+            names = ChunkNames.build(bodies)
+            index = BM25Index(ids, retriever, sources, published, categories, words, names, sentences, counts)
             tmp = self.data_dir / "bm25.tmp"
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir()
@@ -654,6 +659,7 @@ class Store:
             if sentences is not None:
                 sentences.save(str(tmp / "sentences"))
             words.save(tmp)
+            names.save(tmp)
             manifest = {
                 "format": BM25_FORMAT,
                 "generation": gen,
@@ -678,7 +684,8 @@ class Store:
         if ids != info["ids"]:
             return None
         words = SentenceWords.load(self.bm25_dir)
-        if words is None:
+        names = ChunkNames.load(self.bm25_dir)
+        if words is None or names is None:  # an index from before them: rebuilt
             return None
         retriever = bm25s.BM25.load(str(self.bm25_dir)) if info["indexed"] else None
         counts = info["sentence_counts"]
@@ -690,6 +697,7 @@ class Store:
             published,
             categories,
             words,
+            names,
             sentences,
             np.asarray(counts, dtype=np.int64) if counts is not None else None,
         )

@@ -10,6 +10,7 @@ import pytest
 
 from rag.engine import Engine
 from rag.errors import BadInput
+from rag.names import NAMES_FILE
 from rag.sentences import split_sentences
 from rag.store import BM25_FORMAT, Store
 from tests.conftest import SEED
@@ -155,9 +156,11 @@ def test_an_index_from_an_older_version_is_rebuilt_on_first_search(
     old.pop("format"), old.pop("sentence_counts")
     manifest.write_text(json.dumps(old))
     shutil.rmtree(engine.store.bm25_dir / "sentences")
+    (engine.store.bm25_dir / NAMES_FILE).unlink()
     other = Engine(engine.settings, embed=embed)
     assert other.search("Moldova gas")[0].title.startswith("Moldova")
     assert other.store.bm25().sentences is not None
+    assert (other.store.bm25_dir / NAMES_FILE).exists()
     assert json.loads(manifest.read_text())["format"] == BM25_FORMAT
     other.close()
 

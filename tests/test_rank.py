@@ -30,6 +30,8 @@ def pool() -> Pool:
         sentence_dense=np.array([[0.7, 0.2], [0.4, 0.9], [0.3, 0.3]]),
         credited=np.array([[False, False], [False, False], [False, True]]),
         words=np.array([[0.9, 0.3], [0.6, 0.8], [0.5, 0.5]]),
+        # a:1 shares names with b (lead 1), b with a (lead 0) and more of them.
+        names=np.array([[0.0, 0.0], [0.0, 4.0], [6.0, 0.0]]),
     )
 
 
@@ -60,13 +62,15 @@ def test_features_read_the_pool() -> None:
     assert column("words_best").tolist() == pytest.approx([0.9, 0.8, 0.5])
     assert column("words_gap_mean").tolist() == pytest.approx([-0.25, -0.15, -0.35])
     assert column("words_gap_worst").tolist() == pytest.approx([-0.5, -0.3, -0.4])
+    assert column("names_best").tolist() == pytest.approx([0.0, 4 / 6, 1.0])
+    assert column("names_leads").tolist() == pytest.approx([0.0, 1.0, 1.0])
     assert column("article_candidates").tolist() == pytest.approx([math.log(2), math.log(2), 0.0])
     assert column("article_clause_best").tolist() == pytest.approx([1.0, 1.0, 0.4])
 
 
 def test_an_empty_pool_scores_nothing() -> None:
     none = np.zeros((0, 2))
-    empty = Pool([], [], np.zeros((0, 1), int), np.zeros(0), np.zeros(0), none, none, none, none, none, none)
+    empty = Pool([], [], np.zeros((0, 1), int), np.zeros(0), np.zeros(0), *[none] * 7)
     assert Ranker.load().score(features(empty, 60)).shape == (0,)
 
 
