@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.query import content_words
-from rag.words import _ranges
+from rag.words import ranges
 
 NAMES_FILE = "names.npz"
 LEADS = 6  # articles whose best candidate is compared (4 or 10: a little less on both estimates)
@@ -118,7 +118,7 @@ class ChunkNames:
         weight[[self.index[w] for w in asked if w in self.index]] = 0.0
         counts = self.counts[rows]
         owner = np.repeat(np.arange(len(rows)), counts)
-        held = self.ids[_ranges(self._starts[rows], counts)]
+        held = self.ids[ranges(self._starts[rows], counts)]
         leads: dict[str, int] = {}
         for i in np.argsort(-fused, kind="stable"):
             leads.setdefault(documents[i], int(i))
@@ -128,7 +128,7 @@ class ChunkNames:
         docs = np.array(documents, dtype=object)
         for k, (doc, lead) in enumerate(leads.items()):
             mark[:] = False
-            mark[self.ids[self._starts[rows[lead]] : self._starts[rows[lead]] + counts[lead]]] = True
+            mark[held[owner == lead]] = True
             out[:, k] = np.bincount(owner, weights=weight[held] * mark[held], minlength=len(rows))
             out[docs == doc, k] = 0.0
         return out

@@ -64,7 +64,7 @@ def _one_blas_thread() -> None:
             _blas_limited = True
 
 
-def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """The concatenation of ``arange(start, start + length)`` for each pair."""
     ends = np.cumsum(lengths)
     return np.arange(ends[-1] if len(ends) else 0) - np.repeat(ends - lengths - starts, lengths)
@@ -166,9 +166,9 @@ class SentenceWords:
         if not len(rows) or not asked:
             return out
         sentence_counts = self.sentence_counts[rows]
-        sentences = _ranges(self._sentence_starts[rows], sentence_counts)
+        sentences = ranges(self._sentence_starts[rows], sentence_counts)
         word_counts = self.word_counts[sentences]
-        occurrences = self.words[_ranges(self._word_starts[sentences], word_counts)]
+        occurrences = self.words[ranges(self._word_starts[sentences], word_counts)]
         if not len(occurrences):
             return out
         # Each clause's words weighted by idf, the weights of a clause summing to 1.
