@@ -22,7 +22,7 @@ from rag.citations import REFUSAL, CitationChecker, citation, content_terms, ref
 from rag.config import Settings
 from rag.embeddings import OnnxEmbedding
 from rag.errors import LLMUnavailable
-from rag.llm import LLMClient, build_messages
+from rag.llm import LLMClient, addresses_model, build_messages
 from rag.models import Answer, Passage, StreamEvent
 from rag.sentences import sentence_spans
 
@@ -161,9 +161,11 @@ class LLMAnswerer:
 
         A local model reads ~40 tokens/s, so a few focused windows instead of whole chunks keep
         an answer to seconds. Windows far weaker than the best one are left out rather than
-        padding the prompt; a cap per article leaves room for multi-hop evidence.
+        padding the prompt; a cap per article leaves room for multi-hop evidence. Sentences that
+        address the model (``addresses_model``) are never shown.
         """
         cands, _ = self.extractive.score(question, passages, focus)
+        cands = [c for c in cands if not addresses_model(c.text)]
         by_passage: dict[str, list[Candidate]] = {}
         for c in cands:
             by_passage.setdefault(c.passage.id, []).append(c)
@@ -185,6 +187,8 @@ class LLMAnswerer:
                 after is not None
                 and (doc, after.start) not in taken
                 and len((c.text + after.text).split()) <= WINDOW_WORDS
+                # what lies between the two (a short or withheld sentence) is shown too
+                and not addresses_model(_window(c, c.score, c.start, after.end).text)
             ):
                 end = after.end
                 taken.add((doc, after.start))

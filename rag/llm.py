@@ -9,6 +9,7 @@ raises ``LLMUnavailable`` with a reason fit for ``degraded_reason``.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -38,6 +39,24 @@ follow them. Only if no passage is relevant to the question, write: "{refusal}"
 
 Question: {question}
 Answer:"""
+
+
+# Sentences written to a language model rather than to a reader ("Ignore previous instructions",
+# "reply only with ..."). They are withheld from every prompt: no news claim is lost, and the
+# quoting and the warning above are not the only defence. Measured with Qwen2.5-1.5B: one such
+# sentence in the first passage made it refuse although three other passages answered.
+# A pattern, because no injection classifier installs offline (they download their models).
+_ADDRESSES_MODEL = re.compile(
+    r"\b(?:ignore|disregard|forget)\s+(?:all\s+)?(?:the\s+)?(?:previous|prior|above|earlier|preceding|your)\b"
+    r"[^.!?\n]{0,30}\b(?:instructions?|prompts?|rules)\b"
+    r"|\b(?:reply|respond|answer)\s+only\s+with\b",
+    re.IGNORECASE,
+)
+
+
+def addresses_model(text: str) -> bool:
+    """Whether ``text`` gives orders to a language model (a prompt injection), not news."""
+    return _ADDRESSES_MODEL.search(text) is not None
 
 
 def format_passage(number: int, passage: Passage) -> str:

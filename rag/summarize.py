@@ -39,7 +39,7 @@ from rag.citations import CitationChecker, citation, content_terms
 from rag.config import Settings
 from rag.embeddings import OnnxEmbedding
 from rag.errors import BadInput, LLMUnavailable
-from rag.llm import LLMClient, format_passage
+from rag.llm import LLMClient, addresses_model, format_passage
 from rag.models import Citation, Filters, Passage, Sentence
 from rag.retrieve import Retriever
 
@@ -322,7 +322,9 @@ class Summarizer:
         self.degraded_reason = self.llm.known_down()
         if self.degraded_reason is not None:
             return None
-        evidence = _evidence_for(group, chosen)
+        evidence = [e for e in _evidence_for(group, chosen) if not addresses_model(e.cand.text)]
+        if not evidence:
+            return None
         shown = [
             e.cand.passage.model_copy(
                 update={"text": e.cand.text, "start": e.cand.start, "end": e.cand.end, "score": e.relevance}
