@@ -42,14 +42,20 @@ Answer:"""
 
 
 # Sentences written to a language model rather than to a reader ("Ignore previous instructions",
-# "reply only with ..."). They are withheld from every prompt: no news claim is lost, and the
+# "Reply only with ..."). They are withheld from every prompt: no news claim is lost, and the
 # quoting and the warning above are not the only defence. Measured with Qwen2.5-1.5B: one such
 # sentence in the first passage made it refuse although three other passages answered.
-# A pattern, because no injection classifier installs offline (they download their models).
+# Only an order counts: the verb opens a sentence or clause ("...: Ignore", "and reply only"),
+# so reported speech ("told jurors to disregard the previous instructions", "would answer only
+# with a smile") is news. A pattern, because no injection classifier installs offline (they
+# download their models).
+_ORDER = r"(?:^|[.!?:;,]\s*|\b(?:and|then|please|now)\s+)[\"'“‘(]?\s*"
 _ADDRESSES_MODEL = re.compile(
-    r"\b(?:ignore|disregard|forget)\s+(?:all\s+)?(?:the\s+)?(?:previous|prior|above|earlier|preceding|your)\b"
-    r"[^.!?\n]{0,30}\b(?:instructions?|prompts?|rules)\b"
-    r"|\b(?:reply|respond|answer)\s+only\s+with\b",
+    _ORDER
+    + r"(?:ignor(?:e|ing)|disregard(?:ing)?|forget(?:ting)?)\b[^.!?;\n]{0,40}\b(?:instructions?|prompts?)\b"
+    + r"|"
+    + _ORDER
+    + r"(?:reply|respond|answer)\s+(?:only\s+with|with\s+only)\b",
     re.IGNORECASE,
 )
 
@@ -62,8 +68,9 @@ def addresses_model(text: str) -> bool:
 def format_passage(number: int, passage: Passage) -> str:
     when = passage.published_at.date().isoformat() if passage.published_at else "undated"
     outlet = passage.source or "unknown outlet"
+    title = "title withheld" if addresses_model(passage.title) else passage.title
     body = " ".join(passage.text.split())
-    return f'[{number}] {outlet}, {when}, "{passage.title}":\n<<<\n{body}\n>>>'
+    return f'[{number}] {outlet}, {when}, "{title}":\n<<<\n{body}\n>>>'
 
 
 def build_messages(

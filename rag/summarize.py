@@ -316,13 +316,18 @@ class Summarizer:
         self, topic: str, group: list[Evidence], chosen: list[Evidence], cites: Citations
     ) -> list[Sentence] | None:
         """The point as the LLM writes it from the group's evidence, every sentence verified by the
-        same checker as answers; None (quote instead) without an LLM or when it fails."""
+        same checker as answers; None (quote instead) without an LLM, when it fails, or when all
+        of the evidence gives orders to a model (``addresses_model``), which it is never shown."""
         if self.llm is None or self.degraded_reason is not None:
             return None
         self.degraded_reason = self.llm.known_down()
         if self.degraded_reason is not None:
             return None
-        evidence = [e for e in _evidence_for(group, chosen) if not addresses_model(e.cand.text)]
+        # Withheld before choosing, so the next relevant sentences take their places.
+        evidence = _evidence_for(
+            [e for e in group if not addresses_model(e.cand.text)],
+            [e for e in chosen if not addresses_model(e.cand.text)],
+        )
         if not evidence:
             return None
         shown = [
