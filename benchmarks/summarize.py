@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from rag.config import Settings
-from rag.embeddings import OnnxEmbedding
+from rag.embeddings import embedding
 from rag.engine import Engine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +59,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="Summaries per topic.")
     args = ap.parse_args()
 
-    embed = OnnxEmbedding()
+    embed = embedding(Settings())
     with tempfile.TemporaryDirectory() as tmp:
         seed = Engine(Settings(data_dir=Path(tmp) / "seed"), embed=embed)
         seed.ingest([ROOT / "corpus"])

@@ -15,7 +15,7 @@ from rag.answer import Answerer, refusal
 from rag.chat import Condenser, Exchange, follow_up_focus
 from rag.config import Settings
 from rag.conversations import ChatReply, ConversationStore, new_id
-from rag.embeddings import OnnxEmbedding
+from rag.embeddings import OnnxEmbedding, embedding
 from rag.errors import BadInput, NothingIndexed
 from rag.ingest import Ingestor, Progress, index_signature
 from rag.llm import LLMClient
@@ -41,7 +41,7 @@ class Engine:
     def __init__(self, settings: Settings | None = None, embed: OnnxEmbedding | None = None) -> None:
         self.settings = settings or Settings()
         # Loading the model takes ~0.5 s; tests and benchmarks share one between engines.
-        self.embed = embed or OnnxEmbedding(self.settings.embed_model, self.settings.embed_batch_size)
+        self.embed = embed or embedding(self.settings)
         self.store = Store(self.settings)
         if self.settings.chroma_url:  # a replica over a shared Chroma server
             self.store.restore_catalog(index_signature(self.store, self.embed))

@@ -199,7 +199,7 @@ class Retriever:
         # each here), and dropping stop words cost nothing measurable on MultiHop-RAG.
         ranked_by_embeddings = self.store.settings.rank_embeddings
         short = [" ".join(content_words(part)) or part for part in parts] if ranked_by_embeddings else []
-        embedding = self._embedder.submit(self.embed.embed_batch, short + (texts if weight else []))
+        embedding = self._embedder.submit(self.embed.embed_queries, short + (texts if weight else []))
         by_text = dict(zip(texts, embedding.result()[len(short) :], strict=True)) if weight else {}
         ranked: list[list[tuple[str, float]]] = []  # per search: its fused ranking
         for i, (text, where) in enumerate(searches):
@@ -208,7 +208,7 @@ class Retriever:
             if weight or (i == 0 and len(lists[0]) < k):
                 # Without dense weight, embeddings still rescue a question whose words the
                 # corpus lacks (a paraphrase) rather than leave it with too few passages.
-                vector = by_text[text] if weight else self.embed.embed_batch([text])[0]
+                vector = by_text[text] if weight else self.embed.embed_queries([text])[0]
                 lists.append(self._dense(catalog, bm25, vector, mask, where, n))
             ranked.append(sorted(rrf(lists, [1.0, weight or 1.0]).items(), key=lambda kv: -kv[1]))
         fused = rrf(ranked)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rag.config import Settings
-from rag.embeddings import OnnxEmbedding
+from rag.embeddings import OnnxEmbedding, embedding
 from rag.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,8 +19,14 @@ SHARED = ROOT.parent / "shared"
 MULTIHOP = SHARED / "datasets" / "multihop-rag"
 
 
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One folder per test run for derived models (the int8 question encoder, made once)."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_cache: Path) -> Iterator[None]:
     """No RAG_*/OPENAI_* variable or .env from the developer's shell leaks into a test."""
     for key in list(os.environ):
         if key.startswith(("RAG_", "OPENAI_", "SLACK_")):
@@ -28,13 +34,15 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("ANONYMIZED_TELEMETRY", "False")
     monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RAG_CACHE_DIR", str(model_cache))
     monkeypatch.chdir(tmp_path)
     yield
 
 
 @pytest.fixture(scope="session")
-def embed() -> OnnxEmbedding:
-    return OnnxEmbedding()
+def embed(model_cache: Path) -> OnnxEmbedding:
+    """The model as an engine builds it by default (questions through the int8 encoder)."""
+    return embedding(Settings(_env_file=None, cache_dir=model_cache))
 
 
 @pytest.fixture
