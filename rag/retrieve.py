@@ -151,6 +151,10 @@ class Retriever:
         return analyze(query, catalog.outlets, filters, catalog.words)
 
     def _mask(self, bm25: BM25Index, catalog: Catalog, filters: Filters | None) -> np.ndarray | None:
+        if catalog.chunk_ids is not bm25.chunk_ids:
+            # An ingest landed between this search's reads of the catalog and of the keyword
+            # index: the catalog's masks fit another index's chunks, so this one gets its own.
+            return bm25.mask(filters)
         key = filters.model_dump_json() if filters is not None else ""
         if key not in catalog.masks:
             if len(catalog.masks) > 512:  # outlets repeat, dates vary: keep the cache bounded
