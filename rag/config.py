@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     query_int8: bool = Field(
         True,
         description="Embed questions with an int8 re-quantization of the embedding model, made "
-        "once into cache_dir (~4 s): a search's embedding runs ~1.5x faster, with the same "
+        "once into cache_dir (~5 s): a search's embedding runs ~1.5x faster, with the same "
         "MultiHop-RAG evidence recall. Documents are always embedded in float32.",
     )
     cache_dir: Path = Field(

@@ -77,7 +77,7 @@ def _session(path: Path) -> Any:
 
 def int8_model(source: Path, cache: Path) -> Path:
     """``source`` re-quantized for int8 matrix products (onnxruntime's dynamic quantization, per
-    channel, MatMul only), kept in ``cache`` under the source's hash, made on first use (~4 s).
+    channel, MatMul only), kept in ``cache`` under the source's hash, made on first use (~5 s).
 
     The packaged model's weights are int8 on disk, but ONNX Runtime expands them to float32 at
     load, so every product runs in float32, and the clause embedding is most of a search's time.
