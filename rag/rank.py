@@ -206,20 +206,28 @@ def _per_clause(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
 
 
 class Ranker:
-    """A sum of regression trees over ``FEATURES`` rows: ``score = baseline + sum of the leaf
-    each tree sends the row to`` (log-odds).
+    """A linear model boosted by regression trees over ``FEATURES`` rows: ``score = baseline +
+    row · linear + sum of the leaf each tree sends the row to`` (log-odds).
+
+    The trees are fitted to what the linear model leaves unexplained: a linear model carries
+    over to articles no training question cites better than trees alone, which learn these
+    very articles (``benchmarks/train_ranker.py``).
 
     Evaluated with numpy rather than by unpickling scikit-learn: serving needs a dozen lines of
-    array indexing, not scikit-learn and SciPy (~100 MB) in every install, and JSON weights
-    cannot run code when loaded. ``benchmarks/train_ranker.py`` checks that these scores equal
-    scikit-learn's before it writes them.
+    array indexing, not scikit-learn, LightGBM and SciPy (~100 MB) in every install, and JSON
+    weights cannot run code when loaded. ``benchmarks/train_ranker.py`` checks that these scores
+    equal the fitted models' before it writes them.
     """
 
-    def __init__(self, trees: list[dict[str, Any]], baseline: float, features: list[str]) -> None:
-        if list(features) != list(FEATURES):
+    def __init__(
+        self, trees: list[dict[str, Any]], baseline: float, linear: list[float], features: list[str]
+    ) -> None:
+        if list(features) != list(FEATURES) or len(linear) != len(FEATURES):
             raise ValueError(f"The ranker was trained on other features: {features}")
         # All trees in one node table; a leaf points to itself, so a row that reached its leaf
-        # stays there while deeper trees finish.
+        # stays there while deeper trees finish. Deepest first: each step down walks only the
+        # trees that go deeper (the shipped trees average 8 levels, the deepest 13).
+        trees = sorted(trees, key=lambda t: -int(t["depth"]))
         starts = np.cumsum([0] + [len(t["feature"]) for t in trees])
 
         def column(key: str, dtype: type, offset: bool = False) -> np.ndarray:
@@ -236,26 +244,31 @@ class Ranker:
         self.value = column("value", np.float64)
         self.trees = trees
         self.roots = starts[:-1]
-        self.depth = max((int(t["depth"]) for t in trees), default=0)
+        depths = np.array([int(t["depth"]) for t in trees])
+        self.deeper = [int((depths > level).sum()) for level in range(depths.max(initial=0))]
         self.baseline = baseline
+        self.linear = np.asarray(linear, dtype=np.float64)
 
     @classmethod
     def load(cls, embeddings: bool = True, path: Path = WEIGHTS_FILE) -> Ranker:
         """The shipped model, with or without the embedding features."""
         shipped = json.loads(path.read_text(encoding="utf-8"))
         model = shipped["models"][model_name(embeddings)]
-        return cls(model["trees"], model["baseline"], shipped["features"])
+        return cls(model["trees"], model["baseline"], model["linear"], shipped["features"])
 
     def score(self, matrix: np.ndarray) -> np.ndarray:
         """Log-odds per row of a ``features`` matrix."""
         n, width = matrix.shape
-        cells = np.ascontiguousarray(matrix, dtype=np.float64).ravel()
+        rows = np.ascontiguousarray(matrix, dtype=np.float64)
+        cells = rows.ravel()
         row_start = (np.arange(n) * width)[None, :]
         node = np.repeat(self.roots[:, None], n, axis=1)  # (trees, rows); take() beats [] here
-        for _ in range(self.depth):
-            left = cells.take(row_start + self.feature.take(node)) <= self.threshold.take(node)
-            node = np.where(left, self.left.take(node), self.right.take(node))
-        return np.asarray(self.baseline + self.value.take(node).sum(axis=0), dtype=np.float64)
+        for deeper in self.deeper:
+            walking = node[:deeper]
+            left = cells.take(row_start + self.feature.take(walking)) <= self.threshold.take(walking)
+            node[:deeper] = np.where(left, self.left.take(walking), self.right.take(walking))
+        trees = self.value.take(node).sum(axis=0)
+        return np.asarray(self.baseline + rows @ self.linear + trees, dtype=np.float64)
 
 
 def fitted_on(

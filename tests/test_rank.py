@@ -74,15 +74,18 @@ def test_an_empty_pool_scores_nothing() -> None:
     assert Ranker.load().score(features(empty, 60)).shape == (0,)
 
 
-def test_trees_send_each_row_to_its_leaf() -> None:
-    split = FEATURES.index("clause_best")
+def test_the_score_adds_the_linear_part_and_the_leaf_each_tree_sends_the_row_to() -> None:
+    split, weighted = FEATURES.index("clause_best"), FEATURES.index("names_best")
     # Root: clause_best <= 0.5 goes left (-1), else right (+1); a second tree adds 0.5 to all.
     stump = {"feature": [split, 0, 0], "threshold": [0.5, 0, 0], "left": [1, 1, 2], "right": [2, 1, 2]}
     constant = {"feature": [0], "threshold": [0], "left": [0], "right": [0], "value": [0.5], "depth": 0}
-    ranker = Ranker([stump | {"value": [0, -1, 1], "depth": 1}, constant], 0.25, list(FEATURES))
+    linear = [0.0] * len(FEATURES)
+    linear[weighted] = 2.0
+    ranker = Ranker([stump | {"value": [0, -1, 1], "depth": 1}, constant], 0.25, linear, list(FEATURES))
     rows = np.zeros((3, len(FEATURES)))
     rows[:, split] = [0.4, 0.5, 0.6]
-    assert ranker.score(rows).tolist() == pytest.approx([-0.25, -0.25, 1.75])
+    rows[:, weighted] = [0.0, 1.0, 0.5]
+    assert ranker.score(rows).tolist() == pytest.approx([-0.25, 1.75, 2.75])
 
 
 def test_shipped_models_read_these_features() -> None:
@@ -94,7 +97,8 @@ def test_shipped_models_read_these_features() -> None:
         assert cross["evidence_recall@10"] > 0.6  # what the model scored on questions it never saw
         assert Ranker.load(embeddings).score(features(pool(), 60)).shape == (3,)
     with pytest.raises(ValueError, match="other features"):
-        Ranker(shipped["models"]["keywords"]["trees"], 0.0, list(FEATURES[:-1]))
+        keywords = shipped["models"]["keywords"]
+        Ranker(keywords["trees"], 0.0, keywords["linear"][:-1], list(FEATURES[:-1]))
 
 
 def test_in_sample_scores_are_flagged() -> None:
