@@ -6,9 +6,9 @@ their best sentence matches each clause of the question, where each clause's own
 ranks them, and how close their embedding and their closest sentence's are to each clause's).
 Outputs: a feature matrix (``features``) and a score per candidate (``Ranker.score``).
 
-The model is gradient-boosted trees, fitted by ``benchmarks/train_ranker.py`` (scikit-learn's
-``HistGradientBoostingClassifier``) on the MultiHop-RAG dev split and shipped in
-``rag/ranker.json``: one model with the embedding features and one without them, for
+The model is a logistic regression boosted by trees fitted to what it leaves unexplained,
+fitted by ``benchmarks/train_ranker.py`` (scikit-learn, LightGBM) on the MultiHop-RAG dev split
+and shipped in ``rag/ranker.json``: one model with the embedding features and one without them, for
 ``RAG_RANK_EMBEDDINGS=false`` (no query embedding, faster searches). The features are about the
 candidate and the question's shape, never its words, so the model cannot memorise questions.
 Nor do they say where a chunk sits in its article: given that, the trees learned where the dev

@@ -5,7 +5,7 @@ BM25 keywords (bm25s, over title + outlet + text), optionally fused with embeddi
 weight tried). The question is first analysed (``rag.query``): each outlet it names (with the
 date it gives for that outlet's report) becomes a sub-query restricted to that outlet, so every
 article a multi-hop question spans gets its own search. Rankings are fused by reciprocal rank
-into a pool of candidates, which a learned ranker (``rag.rank``, boosted trees) scores from what was
+into a pool of candidates, which a learned ranker (``rag.rank``, linear + boosted trees) scores from what was
 measured about each: its ranks, how well its best sentence matches each clause of the question
 (a chunk matching the whole question loosely is not the one holding the fact a part of it asks
 about), its rank in each clause's own keyword search, how close its embedding and its closest
