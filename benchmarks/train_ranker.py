@@ -84,7 +84,7 @@ def fit(x: np.ndarray, y: np.ndarray) -> Ranker:
     start = linear.decision_function(scaler.transform(x))
     booster = lightgbm.train(PARAMS, lightgbm.Dataset(x, y.astype(float), init_score=start))
     ranker = Ranker(export(booster), intercept, weights.tolist(), list(FEATURES))
-    expected = linear.decision_function(scaler.transform(x)) + booster.predict(x, raw_score=True)
+    expected = start + booster.predict(x, raw_score=True)
     if not np.allclose(ranker.score(x), expected, atol=1e-6):
         raise SystemExit("The exported model does not score as the fitted one does.")
     return ranker
