@@ -25,6 +25,7 @@ run: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check rag api tests benchmarks
+	$(BIN)/ruff format --check rag api tests benchmarks
 	$(BIN)/mypy
 
 test: $(STAMP) lint

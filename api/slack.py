@@ -185,13 +185,15 @@ class SlackBot:
         key = self.ledger.conversation(channel, thread_ts or event["ts"])
         self._later(self._post, client, channel, thread_ts, question, key)
 
-    def _post(
-        self, client: WebClient, channel: str, thread_ts: str | None, question: str, key: str
-    ) -> None:
+    def _post(self, client: WebClient, channel: str, thread_ts: str | None, question: str, key: str) -> None:
         text, blocks = self.reply(question, channel, key) if question else render_notice(HINT)
         # No unfurling: every source link would unfold into a preview card under the answer.
         posted = client.chat_postMessage(
-            channel=channel, thread_ts=thread_ts, text=text, blocks=blocks, unfurl_links=False,
+            channel=channel,
+            thread_ts=thread_ts,
+            text=text,
+            blocks=blocks,
+            unfurl_links=False,
             unfurl_media=False,
         )
         if thread_ts is None:

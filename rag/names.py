@@ -38,6 +38,8 @@ RARE = 3.0  # idf above which a name counts: held by under 1 chunk in 20 (2 or 4
 # sentence's first word is capitalised too, but common words fall below RARE.
 _NAME = re.compile(r"\b[A-Z][A-Za-z0-9&'-]+(?:\s+[A-Z][A-Za-z0-9&'-]+)*")
 _WORD = re.compile(r"[A-Za-z0-9&'-]+")
+# A word list reads better packed than one word a line.
+# fmt: off
 _NOT_NAMES = frozenset(
     {
         "The", "A", "An", "In", "On", "At", "For", "And", "But", "Or", "If", "It", "Its", "This",
@@ -50,6 +52,7 @@ _NOT_NAMES = frozenset(
         "September", "October", "November", "December",
     }
 )
+# fmt: on
 
 
 def name_words(text: str) -> set[str]:
