@@ -77,11 +77,12 @@ def fit(x: np.ndarray, y: np.ndarray) -> Ranker:
     from sklearn.preprocessing import StandardScaler
 
     scaler = StandardScaler().fit(x)
-    linear = LogisticRegression(C=LINEAR_C, max_iter=5000).fit(scaler.transform(x), y)
+    standard = scaler.transform(x)
+    linear = LogisticRegression(C=LINEAR_C, max_iter=5000).fit(standard, y)
     # The same model on raw features: its weights over the scale, the means into the intercept.
     weights = linear.coef_[0] / scaler.scale_
     intercept = float(linear.intercept_[0] - weights @ scaler.mean_)
-    start = linear.decision_function(scaler.transform(x))
+    start = linear.decision_function(standard)
     booster = lightgbm.train(PARAMS, lightgbm.Dataset(x, y.astype(float), init_score=start))
     ranker = Ranker(export(booster), intercept, weights.tolist(), list(FEATURES))
     expected = start + booster.predict(x, raw_score=True)

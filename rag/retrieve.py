@@ -5,13 +5,13 @@ BM25 keywords (bm25s, over title + outlet + text), optionally fused with embeddi
 weight tried). The question is first analysed (``rag.query``): each outlet it names (with the
 date it gives for that outlet's report) becomes a sub-query restricted to that outlet, so every
 article a multi-hop question spans gets its own search. Rankings are fused by reciprocal rank
-into a pool of candidates, which a learned ranker (``rag.rank``, linear + boosted trees) scores from what was
-measured about each: its ranks, how well its best sentence matches each clause of the question
-(a chunk matching the whole question loosely is not the one holding the fact a part of it asks
-about), its rank in each clause's own keyword search, how close its embedding and its closest
-sentence's are to each clause's, and how close its best sentence's words are to each clause's
-(``rag.words``: static word vectors, so a synonym counts). Each named outlet's best passages are
-guaranteed a slot, and one article cannot fill every slot.
+into a pool of candidates, which a learned ranker (``rag.rank``, a linear model and boosted trees)
+scores from what was measured about each: its ranks, how well its best sentence matches each
+clause of the question (a chunk matching the whole question loosely is not the one holding the
+fact a part of it asks about), its rank in each clause's own keyword search, how close its
+embedding and its closest sentence's are to each clause's, and how close its best sentence's
+words are to each clause's (``rag.words``: static word vectors, so a synonym counts). Each named
+outlet's best passages are guaranteed a slot, and one article cannot fill every slot.
 """
 
 from __future__ import annotations

@@ -81,7 +81,8 @@ def test_the_score_adds_the_linear_part_and_the_leaf_each_tree_sends_the_row_to(
     constant = {"feature": [0], "threshold": [0], "left": [0], "right": [0], "value": [0.5], "depth": 0}
     linear = [0.0] * len(FEATURES)
     linear[weighted] = 2.0
-    ranker = Ranker([stump | {"value": [0, -1, 1], "depth": 1}, constant], 0.25, linear, list(FEATURES))
+    # Given shallowest first: the ranker walks them deepest first.
+    ranker = Ranker([constant, stump | {"value": [0, -1, 1], "depth": 1}], 0.25, linear, list(FEATURES))
     rows = np.zeros((3, len(FEATURES)))
     rows[:, split] = [0.4, 0.5, 0.6]
     rows[:, weighted] = [0.0, 1.0, 0.5]
