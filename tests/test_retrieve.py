@@ -163,3 +163,39 @@ def test_a_candidate_is_as_close_to_a_clause_as_its_closest_sentence() -> None:
     similarity = _sentence_similarity(["a", "b", "c"], stored, clauses)  # "c" has no sentence vectors
     assert np.allclose(similarity, [[1.0, 0.8], [0.0, 1.0], [0.0, 0.0]], atol=1e-3)
     assert _sentence_similarity(["a"], stored, np.zeros((0, 2))).shape == (1, 0)  # no embeddings
+
+
+def test_a_chunk_stating_one_clause_joins_the_candidates_though_the_question_ranks_it_low(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A multi-hop question's words are mostly about its other parts, so the whole question's
+    search can leave out the one chunk stating what a clause asks; that clause's best sentences
+    bring it in."""
+    chips = [
+        {
+            "title": f"Chip makers report {i}",
+            "source": "Reuters",
+            "body": f"Nvidia chip sales grew strongly in quarter {i}. Nvidia chip demand stayed high. "
+            "A ferry from Oslo carried the chips.",
+        }
+        for i in range(8)
+    ]
+    games = [{"title": f"Match {i}", "source": "ESPN", "body": f"Team {i} won the game."} for i in range(30)]
+    stating = {
+        "title": "Weekly digest",
+        "source": "Reuters",
+        "body": "Markets were calm. The ferry strike in Oslo went on.",
+    }
+    path = tmp_path / "news.json"
+    path.write_text(json.dumps([*chips, *games, stating]))
+    engine.ingest([path])
+    question = "Did Nvidia chip sales grow, and was there a ferry strike in Oslo?"
+    monkeypatch.setattr(engine.retriever, "candidates", 1)  # the question's own search reads 4 deep
+
+    def titles() -> set[str]:
+        pool = engine.retriever.pool(question, k=1)
+        return {p.title for p in engine.store.passages([(cid, 0.0) for cid in pool.ids])}
+
+    assert "Weekly digest" in titles()
+    monkeypatch.setattr("rag.retrieve.SENTENCE_DEPTH", 0)
+    assert "Weekly digest" not in titles()
