@@ -43,6 +43,7 @@ EMBEDDING_FEATURES = (
     "sentence_dense_mean",
     "credited_dense",
     "credited_dense_gap",
+    "standing_dense",
 )
 FEATURES = (
     "fused",  # reciprocal-rank fusion of all lists, x (RRF_K + 1) so a list's top rank is ~1
@@ -67,6 +68,11 @@ FEATURES = (
     "credited_search",  # 1 / (1 + its rank among them in that clause's own search); 0 unranked
     "credited_dense",  # its best sentence cosine with such a clause
     "credited_dense_gap",  # ... minus that clause's best such candidate's
+    # 1 / (1 + its place among the candidates a clause is credited to, all of them when it
+    # names no outlet; ties share the better place), at its best-placed clause, by each matcher:
+    "standing_sentence",  # its best sentence's BM25
+    "standing_dense",  # its closest sentence's MiniLM cosine
+    "standing_words",  # the soft word match
     # Soft word match of its best sentence with each clause (rag.words: each clause word's
     # closest word in the sentence by static word vectors, idf-weighted):
     "words_best",
@@ -126,6 +132,7 @@ def features(pool: Pool, rrf_k: int) -> np.ndarray:
         article_fused[rows] = fused[rows].max()
         article_best[rows] = best[rows].max()
     credited = _credited_features(pool)
+    standings = [_best_standing(pool, m) for m in (pool.sentences, pool.sentence_dense, pool.words)]
     words_gap = pool.words - pool.words.max(axis=0, keepdims=True)
     shares = pool.names
     names = np.column_stack([shares.max(axis=1, initial=0.0), (shares > 0).sum(axis=1), shares.sum(axis=1)])
@@ -151,6 +158,9 @@ def features(pool: Pool, rrf_k: int) -> np.ndarray:
         "credited_search": credited[1],
         "credited_dense": credited[2],
         "credited_dense_gap": credited[3],
+        "standing_sentence": standings[0],
+        "standing_dense": standings[1],
+        "standing_words": standings[2],
         "words_best": pool.words.max(axis=1),
         "words_mean": pool.words.mean(axis=1),
         "words_gap_mean": words_gap.mean(axis=1),
@@ -190,6 +200,29 @@ def _credited_features(pool: Pool) -> np.ndarray:
     if not pool.sentence_dense.shape[1]:
         out[2:] = 0.0  # as the keywords-only model was trained (benchmarks/train_ranker.py)
     return out
+
+
+def _best_standing(pool: Pool, matrix: np.ndarray) -> np.ndarray:
+    """(n,): 1 / (1 + the candidate's best place over the clauses by ``matrix`` (candidates,
+    clauses)), among the candidates each clause is credited to, or all when it names no outlet;
+    0 where no clause is (or no column: a search without embeddings).
+
+    The match values say how close a candidate comes; its place says whether anything comes
+    closer. A clause's evidence is usually the best or nearly the best match within its outlet,
+    even where that match is weak. Measured on the MultiHop-RAG dev split, the ranker refitted:
+    +0.005 evidence recall cross-validated by question and +0.006 on articles no training
+    question cites; with two more features (the best of the three places, and how many of them
+    are in a clause's top 3) +0.009 / +0.006, ahead on all 6 splits and 8 fold assignments, and
+    the two added nothing over the three (3 splits each). Placing only credited clauses lost
+    (+0.000 / +0.002 against the three's +0.005 / +0.009 on the same splits).
+    """
+    place = np.full(len(matrix), np.inf)
+    for k in range(matrix.shape[1]):
+        held = pool.credited[:, k] if pool.credited[:, k].any() else np.ones(len(matrix), dtype=bool)
+        rivals = np.sort(matrix[held, k])
+        above = len(rivals) - np.searchsorted(rivals, matrix[:, k], side="right")
+        place = np.where(held, np.minimum(place, above), place)
+    return 1.0 / (1.0 + place)
 
 
 def _per_clause(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

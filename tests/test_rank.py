@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,11 @@ def test_features_read_the_pool() -> None:
     assert column("credited_search").tolist() == pytest.approx([-1.0, -1.0, 0.0])  # not in its top
     assert column("credited_dense").tolist() == pytest.approx([-1.0, -1.0, 0.3])
     assert column("credited_dense_gap").tolist() == pytest.approx([-1.0, -1.0, 0.0])
+    # Clause 0 names no outlet, so every candidate is placed for it; for clause 1 only b's
+    # outlet counts, where b is first though a:1 matches that clause better.
+    assert column("standing_sentence").tolist() == pytest.approx([1.0, 0.5, 1.0])
+    assert column("standing_dense").tolist() == pytest.approx([1.0, 0.5, 1.0])
+    assert column("standing_words").tolist() == pytest.approx([1.0, 0.5, 1.0])
     # a:0 matches clause 0 best but is 0.5 off clause 1's best; a:1 is closer to both bests.
     assert column("words_best").tolist() == pytest.approx([0.9, 0.8, 0.5])
     assert column("words_gap_mean").tolist() == pytest.approx([-0.25, -0.15, -0.35])
@@ -66,6 +72,15 @@ def test_features_read_the_pool() -> None:
     assert column("names_leads").tolist() == pytest.approx([0.0, 1.0, 1.0])
     assert column("article_candidates").tolist() == pytest.approx([math.log(2), math.log(2), 0.0])
     assert column("article_clause_best").tolist() == pytest.approx([1.0, 1.0, 0.4])
+
+
+def test_tied_candidates_share_the_better_place_and_a_search_without_embeddings_places_by_none() -> None:
+    tied = replace(pool(), sentences=np.array([[0.5, 0.2], [0.5, 1.0], [1.0, 0.4]]))
+    tied.credited[:] = True  # a question naming no outlet credits every clause to every candidate
+    x = features(tied, 60)
+    assert x[:, FEATURES.index("standing_sentence")].tolist() == pytest.approx([0.5, 1.0, 1.0])
+    keywords = replace(pool(), dense=np.zeros((3, 0)), sentence_dense=np.zeros((3, 0)))
+    assert features(keywords, 60)[:, FEATURES.index("standing_dense")].tolist() == [0.0, 0.0, 0.0]
 
 
 def test_an_empty_pool_scores_nothing() -> None:
