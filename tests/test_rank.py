@@ -64,6 +64,10 @@ def test_features_read_the_pool() -> None:
     assert column("standing_sentence").tolist() == pytest.approx([1.0, 0.5, 1.0])
     assert column("standing_dense").tolist() == pytest.approx([1.0, 0.5, 1.0])
     assert column("standing_words").tolist() == pytest.approx([1.0, 0.5, 1.0])
+    # a:0 leads clause 0 by 0.5 over a:1; b, alone in its outlet for clause 1, has no rival there.
+    assert column("margin_sentence").tolist() == pytest.approx([0.5, -0.5, -1.0])
+    assert column("margin_dense").tolist() == pytest.approx([0.3, -0.3, -0.4])
+    assert column("margin_words").tolist() == pytest.approx([0.3, -0.3, -0.4])
     # a:0 matches clause 0 best but is 0.5 off clause 1's best; a:1 is closer to both bests.
     assert column("words_best").tolist() == pytest.approx([0.9, 0.8, 0.5])
     assert column("words_gap_mean").tolist() == pytest.approx([-0.25, -0.15, -0.35])
@@ -80,7 +84,8 @@ def test_tied_candidates_share_the_better_place_and_a_search_without_embeddings_
     x = features(tied, 60)
     assert x[:, FEATURES.index("standing_sentence")].tolist() == pytest.approx([0.5, 1.0, 1.0])
     keywords = replace(pool(), dense=np.zeros((3, 0)), sentence_dense=np.zeros((3, 0)))
-    assert features(keywords, 60)[:, FEATURES.index("standing_dense")].tolist() == [0.0, 0.0, 0.0]
+    for name in ("standing_dense", "margin_dense"):
+        assert features(keywords, 60)[:, FEATURES.index(name)].tolist() == [0.0, 0.0, 0.0]
 
 
 def test_an_empty_pool_scores_nothing() -> None:
