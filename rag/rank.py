@@ -138,7 +138,9 @@ def features(pool: Pool, rrf_k: int) -> np.ndarray:
         article_fused[rows] = fused[rows].max()
         article_best[rows] = best[rows].max()
     credited = _credited_features(pool)
-    standings = [_standing(pool, m) for m in (pool.sentences, pool.sentence_dense, pool.words)]
+    (standing_sentence, margin_sentence), (standing_dense, margin_dense), (standing_words, margin_words) = (
+        _standing(pool, m) for m in (pool.sentences, pool.sentence_dense, pool.words)
+    )
     words_gap = pool.words - pool.words.max(axis=0, keepdims=True)
     shares = pool.names
     names = np.column_stack([shares.max(axis=1, initial=0.0), (shares > 0).sum(axis=1), shares.sum(axis=1)])
@@ -164,12 +166,12 @@ def features(pool: Pool, rrf_k: int) -> np.ndarray:
         "credited_search": credited[1],
         "credited_dense": credited[2],
         "credited_dense_gap": credited[3],
-        "standing_sentence": standings[0][0],
-        "standing_dense": standings[1][0],
-        "standing_words": standings[2][0],
-        "margin_sentence": standings[0][1],
-        "margin_dense": standings[1][1],
-        "margin_words": standings[2][1],
+        "standing_sentence": standing_sentence,
+        "standing_dense": standing_dense,
+        "standing_words": standing_words,
+        "margin_sentence": margin_sentence,
+        "margin_dense": margin_dense,
+        "margin_words": margin_words,
         "words_best": pool.words.max(axis=1),
         "words_mean": pool.words.mean(axis=1),
         "words_gap_mean": words_gap.mean(axis=1),
@@ -224,10 +226,11 @@ def _standing(pool: Pool, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     question cites; with two more features (the best of the three places, and how many of them
     are in a clause's top 3) +0.009 / +0.006, ahead on all 6 splits and 8 fold assignments, and
     the two added nothing over the three (3 splits each). Placing only credited clauses lost
-    (+0.000 / +0.002 against the three's +0.005 / +0.009 on the same splits). The margin says
-    how clearly the clause's best leads:
-    with it, +0.007 by question (ahead on all 6 splits) and +0.003 on unseen articles (ahead on 7
-    of 8 fold assignments, level on one), MRR +0.007 / +0.011.
+    (+0.000 / +0.002 against the three's +0.005 / +0.009 on the same splits).
+
+    The margin says how clearly a clause's best leads. Beside the standings: +0.007 by question
+    (ahead on all 6 splits) and +0.003 on unseen articles (ahead on 7 of 8 fold assignments,
+    level on one), MRR +0.007 / +0.011.
     """
     n = len(matrix)
     if not matrix.shape[1]:
