@@ -46,8 +46,8 @@ from rag.retrieve import RRF_K, select
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "multihop-rag"
 FOLDS = 5
 # Cross-validation is repeated over this many random splits and averaged: one split's figures
-# move by up to 0.008 with the split alone (evidence recall 0.782-0.794 over 10 splits), and the
-# mean of the first 3 sat 0.002 above the mean of 10.
+# move by up to 0.005 with the split alone (evidence recall 0.786-0.795 over these 10), and the
+# mean of the first 3 sat 0.002 above the mean of all 10.
 REPEATS = 10
 # The linear part: logistic regression on standardised features (L2, scikit-learn's default C).
 LINEAR_C = 1.0
