@@ -81,7 +81,8 @@ class Filters(BaseModel):
 
 
 class Passage(BaseModel):
-    """A retrieved chunk: ``text == article.text[start:end]``."""
+    """A retrieved chunk, returned as its passage span (``rag.passages``): ``text ==
+    article.text[start:end]``; ``id`` is the chunk's."""
 
     id: str
     document_id: str

@@ -1,8 +1,9 @@
 """Persistence: the SQLite catalog, the Chroma vector collection and the BM25 index.
 
 - SQLite (``<data>/catalog.sqlite3``): files, articles (with the exact text offsets point into),
-  chunks (article id, character offsets, text), and each chunk's sentence vectors (float16,
-  for the ranker; written in the chunks' transaction). It is the record of what is committed.
+  chunks (article id, character offsets, text), each chunk's passage span (``rag.passages``:
+  the offsets a search returns) and its sentence vectors (float16, for the ranker), both written
+  in the chunks' transaction. It is the record of what is committed.
 - Chroma (embedded ``PersistentClient`` under ``<data>/chroma``, or a server via
   ``RAG_CHROMA_URL``): one vector per chunk, with filterable metadata.
 - bm25s (``<data>/bm25``): rebuilt from committed chunks whenever they change; one index of
@@ -32,11 +33,13 @@ import chromadb
 import httpx
 import numpy as np
 import Stemmer
+from llama_index.core.utils import get_tokenizer
 
 from rag.config import Settings
 from rag.errors import NotFound, StoreUnavailable
 from rag.models import Article, ArticleInfo, Filters, Passage
 from rag.names import ChunkNames
+from rag.passages import passage_spans
 from rag.sentences import split_sentences
 from rag.words import SentenceWords
 
@@ -59,6 +62,9 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(document_id);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS sentence_vectors (chunk_id TEXT PRIMARY KEY, vectors BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS passage_spans (
+    chunk_id TEXT PRIMARY KEY, start INTEGER NOT NULL, "end" INTEGER NOT NULL
+);
 """
 
 
@@ -263,6 +269,7 @@ class Store:
     ) -> None:
         """Replace each article's chunks (Chroma, then one SQLite transaction); with
         ``sentence_vectors``, one (sentences, dim) array per chunk in the same order."""
+        spans = {a.id: self._passage_spans(a.text, chunks) for a, _, chunks in items}
         ids, docs, metas = [], [], []
         for article, _file_path, chunks in items:
             for chunk in chunks:
@@ -316,6 +323,9 @@ class Store:
                         [(c.id, c.document_id, c.ordinal, c.start, c.end, c.text) for c in chunks],
                     )
                 chunk_ids = [c.id for _, _, chunks in items for c in chunks]
+                self._insert_passage_spans(
+                    [(c.id, w) for a, _, chunks in items for c, w in zip(chunks, spans[a.id], strict=True)]
+                )
                 self._insert_sentence_vectors(zip(chunk_ids, sentence_vectors, strict=False))
                 self._bump()
 
@@ -341,10 +351,11 @@ class Store:
                 self.collection.delete(where={"document_id": {"$in": document_ids}})
 
     def _delete_rows(self, document_id: str) -> None:
-        self.db.execute(
-            "DELETE FROM sentence_vectors WHERE chunk_id IN (SELECT id FROM chunks WHERE document_id=?)",
-            (document_id,),
-        )
+        for table in ("sentence_vectors", "passage_spans"):
+            self.db.execute(
+                f"DELETE FROM {table} WHERE chunk_id IN (SELECT id FROM chunks WHERE document_id=?)",
+                (document_id,),
+            )
         self.db.execute("DELETE FROM chunks WHERE document_id=?", (document_id,))
         self.db.execute("DELETE FROM articles WHERE id=?", (document_id,))
 
@@ -416,6 +427,7 @@ class Store:
                     self._restore_article(doc_id, sorted(parts, key=lambda p: int(p[2]["start"])))
                 self._bump()
             self.set_meta("signature", signature)
+            self.fill_passage_spans()
             self._bm25 = self.rebuild_bm25()
             log.info("restored %d articles from the Chroma server", len(by_doc))
             return len(by_doc)
@@ -452,6 +464,42 @@ class Store:
             'INSERT INTO chunks (id, document_id, ordinal, start, "end", text) VALUES (?,?,?,?,?,?)',
             [(cid, doc_id, i, int(m["start"]), int(m["end"]), t) for i, (cid, t, m) in enumerate(parts)],
         )
+
+    # --- passage spans ------------------------------------------------------------------
+    def _passage_spans(self, text: str, chunks: Sequence[Chunk]) -> list[tuple[int, int]]:
+        tokenizer = get_tokenizer()  # the one SentenceSplitter counts the chunk size with
+        return passage_spans(
+            text, [(c.start, c.end) for c in chunks], self.settings.chunk_size, lambda t: len(tokenizer(t))
+        )
+
+    def _insert_passage_spans(self, pairs: Iterable[tuple[str, tuple[int, int]]]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO passage_spans VALUES (?, ?, ?)", [(c, a, b) for c, (a, b) in pairs]
+        )
+
+    def fill_passage_spans(self) -> int:
+        """Passage spans for the chunks of articles indexed before they existed (or restored from a
+        Chroma server); until then a search returns such a chunk as it is. Returns the articles."""
+        docs = [
+            r[0]
+            for r in self.db.execute(
+                "SELECT DISTINCT document_id FROM chunks WHERE id NOT IN (SELECT chunk_id FROM passage_spans)"
+            )
+        ]
+        for doc_id in docs:
+            # Read and written under the lock, so an ingest of the same article cannot interleave.
+            with self._lock, self.db:
+                row = self.db.execute("SELECT text FROM articles WHERE id=?", (doc_id,)).fetchone()
+                rows = self.db.execute(
+                    'SELECT id, document_id, ordinal, start, "end", text FROM chunks WHERE document_id=?',
+                    (doc_id,),
+                ).fetchall()
+                chunks = [Chunk(*r) for r in rows]
+                if row is not None:
+                    self._insert_passage_spans(
+                        zip([c.id for c in chunks], self._passage_spans(row["text"], chunks), strict=True)
+                    )
+        return len(docs)
 
     # --- sentence vectors ---------------------------------------------------------------
     # Kept in SQLite beside their chunks (float16, one blob per chunk), not in Chroma: they are
@@ -536,10 +584,12 @@ class Store:
         if not scored:
             return []
         ids = [cid for cid, _ in scored]
+        # A chunk is returned as its passage span; one without (an index not yet upgraded) as itself.
         rows = self.db.execute(
-            'SELECT c.id, c.document_id, c.start, c."end", c.text, a.title, a.source, a.author, '
-            "a.published_at, a.url, a.category FROM chunks c JOIN articles a "
-            "ON a.id = c.document_id WHERE c.id IN (%s)" % ",".join("?" * len(ids)),
+            "SELECT c.id, c.document_id, COALESCE(s.start, c.start) AS start, "
+            'COALESCE(s."end", c."end") AS "end", a.text AS article, a.title, a.source, a.author, '
+            "a.published_at, a.url, a.category FROM chunks c JOIN articles a ON a.id = c.document_id "
+            "LEFT JOIN passage_spans s ON s.chunk_id = c.id WHERE c.id IN (%s)" % ",".join("?" * len(ids)),
             ids,
         ).fetchall()
         by_id = {r["id"]: r for r in rows}
@@ -552,7 +602,7 @@ class Store:
                 Passage(
                     id=cid,
                     document_id=r["document_id"],
-                    text=r["text"],
+                    text=r["article"][r["start"] : r["end"]],
                     start=r["start"],
                     end=r["end"],
                     score=score,

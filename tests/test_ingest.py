@@ -7,11 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from llama_index.core.utils import get_tokenizer
 
 from rag.engine import Engine
 from rag.errors import BadInput
 from rag.names import NAMES_FILE
-from rag.sentences import split_sentences
+from rag.sentences import sentence_spans, split_sentences
 from rag.store import BM25_FORMAT, Store
 from tests.conftest import SEED
 
@@ -33,10 +34,25 @@ def _assert_consistent(engine: Engine) -> None:
     dim = engine.embed.dimension
     sentences = {r["id"]: len(split_sentences(r["text"])) for r in rows}
     assert {cid: len(v) // dim for cid, v in vectors.items()} == sentences
-    (orphans,) = engine.store.db.execute(
-        "SELECT COUNT(*) FROM sentence_vectors WHERE chunk_id NOT IN (SELECT id FROM chunks)"
-    ).fetchone()
-    assert orphans == 0
+    for table in ("sentence_vectors", "passage_spans"):
+        (orphans,) = engine.store.db.execute(
+            f"SELECT COUNT(*) FROM {table} WHERE chunk_id NOT IN (SELECT id FROM chunks)"
+        ).fetchone()
+        assert orphans == 0
+    # Every chunk has its passage span: the chunk and whole sentences around it, within the chunk size.
+    spans = {
+        r[0]: (r[1], r[2])
+        for r in engine.store.db.execute('SELECT chunk_id, start, "end" FROM passage_spans')
+    }
+    tokens = get_tokenizer()
+    for r in rows:
+        lo, hi = spans[r["id"]]
+        text = engine.store.get_article(r["document_id"]).text
+        sentences = sentence_spans(text)
+        assert lo <= r["start"] and hi >= r["end"]
+        assert len(tokens(text[lo:hi])) <= engine.store.settings.chunk_size
+        assert lo == r["start"] or lo in {a for a, _ in sentences}
+        assert hi == r["end"] or hi in {b for _, b in sentences}
 
 
 def test_ingest_reports_and_keeps_exact_offsets(engine: Engine, corpus_dir: Path) -> None:
@@ -205,3 +221,26 @@ def test_an_index_without_sentence_vectors_gains_them_without_re_embedding(
     first = split_sentences(rows[0]["text"])[0]
     vector = vectors[: engine.embed.dimension].astype(float)
     assert float(vector @ engine.embed.embed_batch([first])[0]) == pytest.approx(1.0, abs=0.01)  # float16
+
+
+def test_an_index_without_passage_spans_gains_them_at_the_next_ingest(
+    seeded: Engine, corpus_dir: Path
+) -> None:
+    """An index written before passage spans existed returns bare chunks until the next ingest adds them."""
+    question = "What is China providing Russia?"
+    grown = seeded.search(question, k=4)
+    with seeded.store.db:
+        seeded.store.db.execute("DELETE FROM passage_spans")
+    bare = seeded.search(question, k=4)
+    assert [p.id for p in bare] == [p.id for p in grown]
+    chunks = {r["id"]: r for r in _chunk_rows(seeded.store)}
+    assert all(
+        (p.start, p.end, p.text) == (chunks[p.id]["start"], chunks[p.id]["end"], chunks[p.id]["text"])
+        for p in bare
+    )
+    report = seeded.ingest([corpus_dir])
+    assert report.chunks_embedded == 0
+    _assert_consistent(seeded)
+    assert seeded.search(question, k=4) == grown
+    # The seed articles' chunks leave room: at least one passage holds more than its chunk.
+    assert any(len(w.text) > len(b.text) for w, b in zip(grown, bare, strict=True))

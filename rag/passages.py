@@ -1,0 +1,60 @@
+"""Passage spans: what a search returns for a chunk, the chunk grown by whole sentences to the
+chunk size, counted in tokens of text.
+
+A chunk is what the index matches a question against; its passage is what a reader, the
+answerer and the citations get. SentenceSplitter counts an article's title and outlet against the
+chunk size and cuts at sentence ends, so a 256-token chunk holds ~200 tokens of text. Its passage
+adds the sentences around it, one on each side in turn, while the text stays within the chunk
+size (by the splitter's own tokenizer). On MultiHop-RAG, with the same chunks chosen, the
+evidence found in the top 10 rose by 0.008 (by question) and 0.006 (on articles no training
+question cites).
+
+LlamaIndex's sentence-window retrieval (SentenceWindowNodeParser with a
+MetadataReplacementPostProcessor) does the same by a fixed count of sentences, keeping the
+surrounding text in each node's metadata; a count cannot hold a passage to a token budget, and
+the text would be stored twice (SQLite and Chroma), so a passage here is two offsets.
+
+Input: an article's text, its chunks' (start, end) offsets, the budget and a token counter.
+Output: one (start, end) per chunk, containing it and ending on the sentence boundaries it added.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Sequence
+
+from rag.sentences import sentence_spans
+
+
+def passage_spans(
+    text: str, chunks: Sequence[tuple[int, int]], budget: int, count: Callable[[str], int]
+) -> list[tuple[int, int]]:
+    spans = sentence_spans(text)
+    starts = [a for a, _ in spans]
+    ends = [b for _, b in spans]
+    out = []
+    for start, end in chunks:
+        # Sentences beginning before the chunk, nearest first (one the chunk cuts into comes
+        # first, completing it), and those ending after it.
+        before = starts[: bisect.bisect_left(starts, start)][::-1]
+        after = ends[bisect.bisect_right(ends, end) :]
+        lo, hi = start, end
+        sides = [iter(before), iter(after)]
+        open_sides = [True, True]
+        turn = 0
+        while any(open_sides):
+            side = turn % 2
+            turn += 1
+            if not open_sides[side]:
+                continue
+            edge = next(sides[side], None)
+            if edge is None:
+                open_sides[side] = False
+                continue
+            a, b = (edge, hi) if side == 0 else (lo, edge)
+            if count(text[a:b]) > budget:
+                open_sides[side] = False
+            else:
+                lo, hi = a, b
+        out.append((lo, hi))
+    return out
