@@ -33,28 +33,22 @@ def passage_spans(
     starts = [a for a, _ in spans]
     ends = [b for _, b in spans]
     out = []
-    for start, end in chunks:
-        # Sentences beginning before the chunk, nearest first (one the chunk cuts into comes
-        # first, completing it), and those ending after it.
-        before = starts[: bisect.bisect_left(starts, start)][::-1]
-        after = ends[bisect.bisect_right(ends, end) :]
-        lo, hi = start, end
-        sides = [iter(before), iter(after)]
-        open_sides = [True, True]
-        turn = 0
-        while any(open_sides):
-            side = turn % 2
-            turn += 1
-            if not open_sides[side]:
-                continue
-            edge = next(sides[side], None)
-            if edge is None:
-                open_sides[side] = False
-                continue
-            a, b = (edge, hi) if side == 0 else (lo, edge)
-            if count(text[a:b]) > budget:
-                open_sides[side] = False
-            else:
-                lo, hi = a, b
+    for lo, hi in chunks:
+        # The nearest sentence beginning before the chunk (one the chunk cuts into comes first,
+        # completing it) and the nearest ending after it; a side closes once its next sentence
+        # would pass the budget.
+        i, j = bisect.bisect_left(starts, lo) - 1, bisect.bisect_right(ends, hi)
+        left, right = i >= 0, j < len(ends)
+        while left or right:
+            if left:
+                left = count(text[starts[i] : hi]) <= budget
+                if left:
+                    lo, i = starts[i], i - 1
+                    left = i >= 0
+            if right:
+                right = count(text[lo : ends[j]]) <= budget
+                if right:
+                    hi, j = ends[j], j + 1
+                    right = j < len(ends)
         out.append((lo, hi))
     return out

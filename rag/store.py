@@ -587,8 +587,9 @@ class Store:
         # A chunk is returned as its passage span; one without (an index not yet upgraded) as itself.
         rows = self.db.execute(
             "SELECT c.id, c.document_id, COALESCE(s.start, c.start) AS start, "
-            'COALESCE(s."end", c."end") AS "end", a.text AS article, a.title, a.source, a.author, '
-            "a.published_at, a.url, a.category FROM chunks c JOIN articles a ON a.id = c.document_id "
+            'COALESCE(s."end", c."end") AS "end", a.title, a.source, a.author, a.published_at, a.url, '
+            'a.category, substr(a.text, COALESCE(s.start, c.start) + 1, COALESCE(s."end", c."end") '
+            "- COALESCE(s.start, c.start)) AS text FROM chunks c JOIN articles a ON a.id = c.document_id "
             "LEFT JOIN passage_spans s ON s.chunk_id = c.id WHERE c.id IN (%s)" % ",".join("?" * len(ids)),
             ids,
         ).fetchall()
@@ -602,7 +603,7 @@ class Store:
                 Passage(
                     id=cid,
                     document_id=r["document_id"],
-                    text=r["article"][r["start"] : r["end"]],
+                    text=r["text"],
                     start=r["start"],
                     end=r["end"],
                     score=score,
