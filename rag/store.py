@@ -586,11 +586,12 @@ class Store:
         ids = [cid for cid, _ in scored]
         # A chunk is returned as its passage span; one without (an index not yet upgraded) as itself.
         rows = self.db.execute(
-            "SELECT c.id, c.document_id, COALESCE(s.start, c.start) AS start, "
-            'COALESCE(s."end", c."end") AS "end", a.title, a.source, a.author, a.published_at, a.url, '
-            'a.category, substr(a.text, COALESCE(s.start, c.start) + 1, COALESCE(s."end", c."end") '
-            "- COALESCE(s.start, c.start)) AS text FROM chunks c JOIN articles a ON a.id = c.document_id "
-            "LEFT JOIN passage_spans s ON s.chunk_id = c.id WHERE c.id IN (%s)" % ",".join("?" * len(ids)),
+            "WITH p AS (SELECT c.id, c.document_id, COALESCE(s.start, c.start) AS start, "
+            'COALESCE(s."end", c."end") AS "end" FROM chunks c LEFT JOIN passage_spans s '
+            "ON s.chunk_id = c.id WHERE c.id IN (%s)) "
+            'SELECT p.*, substr(a.text, p.start + 1, p."end" - p.start) AS text, a.title, a.source, '
+            "a.author, a.published_at, a.url, a.category FROM p JOIN articles a ON a.id = p.document_id"
+            % ",".join("?" * len(ids)),
             ids,
         ).fetchall()
         by_id = {r["id"]: r for r in rows}
