@@ -7,11 +7,12 @@ Two models: with the clause-embedding features, and without them (``RAG_RANK_EMB
 Each non-null question's candidate pool comes from the product's own ``Retriever.pool``; a
 candidate is positive when its chunk holds one of the question's gold facts (the paper's
 substring test), while the figures score what a search returns, its passage (``rag.passages``).
-The model is a logistic regression (scikit-learn) on the ``rag.rank`` features, boosted by
-LightGBM trees fitted to what it leaves unexplained, exported as weights and plain trees for
-``rag.rank.Ranker`` (which must score exactly as the fitted models do; checked before
-writing). Every figure printed is the product's selection (``rag.retrieve.select``) scored by
-``rag.evaluate``; the cross-validated row scores each question with a model fitted without it.
+The ranker is three models (``rag.rank.Ranker``: the candidate, its article, the candidate
+within its article), each a logistic regression (scikit-learn) boosted by LightGBM trees fitted
+to what it leaves unexplained, exported as weights and plain trees for ``rag.rank.Model``
+(which must score exactly as the fitted models do; checked before writing). Every figure
+printed is the product's selection (``rag.retrieve.select``) scored by ``rag.evaluate``; the
+cross-validated row scores each question with a model fitted without it.
 Needs the ``train`` extra (scikit-learn, LightGBM).
 
     .venv/bin/pip install -e '.[train]'
@@ -41,7 +42,18 @@ from rag.evaluate import (
     report,
     score_retrieval,
 )
-from rag.rank import EMBEDDING_FEATURES, FEATURES, WEIGHTS_FILE, Pool, Ranker, features, model_name
+from rag.rank import (
+    EMBEDDING_FEATURES,
+    FEATURES,
+    WEIGHTS_FILE,
+    Model,
+    Pool,
+    Ranker,
+    article_features,
+    features,
+    model_name,
+    within_features,
+)
 from rag.retrieve import RRF_K, select
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "multihop-rag"
@@ -69,9 +81,33 @@ PARAMS = {
     "force_row_wise": True,
     "verbose": -1,
 }
+# The article and within-article models (rag.rank.Ranker) fit fewer rows: ~26k articles and
+# ~9k candidates of evidence articles against ~74k candidates.
+SIDE_PARAMS = PARAMS | {"min_data_in_leaf": 100}
 
 
-def fit(x: np.ndarray, y: np.ndarray) -> Ranker:
+def fit(matrices: list[np.ndarray], labels: list[np.ndarray], documents: list[list[str]]) -> Ranker:
+    """The three models of ``rag.rank.Ranker``, fitted on these questions' candidates: the
+    candidate model on all of them, the article model on their articles, and the
+    within-article model on the candidates of the articles that hold a fact."""
+    articles, holds, within, within_labels = [], [], [], []
+    for x, y, docs in zip(matrices, labels, documents, strict=True):
+        a, article = article_features(x, docs)
+        has_fact = np.zeros(len(a), dtype=bool)
+        has_fact[article[y]] = True
+        articles.append(a)
+        holds.append(has_fact)
+        within.append(within_features(x, a, article)[has_fact[article]])
+        within_labels.append(y[has_fact[article]])
+    return Ranker(
+        fit_model(np.vstack(matrices), np.concatenate(labels), PARAMS),
+        fit_model(np.vstack(articles), np.concatenate(holds), SIDE_PARAMS),
+        fit_model(np.vstack(within), np.concatenate(within_labels), SIDE_PARAMS),
+        list(FEATURES),
+    )
+
+
+def fit_model(x: np.ndarray, y: np.ndarray, params: dict[str, Any]) -> Model:
     """A logistic regression, then boosted trees (LightGBM, which can start from another
     model's scores; scikit-learn's boosting cannot) fitted to what it leaves unexplained."""
     import lightgbm
@@ -85,12 +121,12 @@ def fit(x: np.ndarray, y: np.ndarray) -> Ranker:
     weights = linear.coef_[0] / scaler.scale_
     intercept = float(linear.intercept_[0] - weights @ scaler.mean_)
     start = linear.decision_function(standard)
-    booster = lightgbm.train(PARAMS, lightgbm.Dataset(x, y.astype(float), init_score=start))
-    ranker = Ranker(export(booster), intercept, weights.tolist(), list(FEATURES))
+    booster = lightgbm.train(params, lightgbm.Dataset(x, y.astype(float), init_score=start))
+    model = Model(export(booster), intercept, weights.tolist())
     expected = start + booster.predict(x, raw_score=True)
-    if not np.allclose(ranker.score(x), expected, atol=1e-6):
+    if not np.allclose(model.score(x), expected, atol=1e-6):
         raise SystemExit("The exported model does not score as the fitted one does.")
-    return ranker
+    return model
 
 
 def export(booster: Any) -> list[dict[str, Any]]:
@@ -160,7 +196,7 @@ def main() -> None:
     def scores(rankers: list[Ranker], matrices: list[np.ndarray]) -> dict[str, object]:
         results = []
         for (pool, _, texts, facts, kind), ranker, x in zip(rows, rankers, matrices, strict=True):
-            chosen = [texts[i] for i in select(pool, ranker.score(x), K)]
+            chosen = [texts[i] for i in select(pool, ranker.score(x, pool.documents), K)]
             first, found, ap = score_retrieval(chosen, facts)
             results.append(
                 QueryResult(
@@ -178,7 +214,7 @@ def main() -> None:
         return {k: out[k] for k in keep} | {"by_type": by_type}
 
     def fit_on(idx: np.ndarray, matrices: list[np.ndarray]) -> Ranker:
-        return fit(np.vstack([matrices[i] for i in idx]), np.concatenate([labels[i] for i in idx]))
+        return fit([matrices[i] for i in idx], [labels[i] for i in idx], [rows[i][0].documents for i in idx])
 
     def held_out(folds: list[tuple[list[int], list[int]]], matrices: list[np.ndarray]) -> dict[str, object]:
         """The scores when each question is scored by the model fitted on its fold's others."""
@@ -207,15 +243,15 @@ def main() -> None:
         models[name] = {
             "cross_validated": cross,
             "unseen_articles": unseen,
-            "baseline": full.baseline,
-            "linear": full.linear.tolist(),
-            "trees": full.trees,
+            "candidate": full.candidate.to_json(),
+            "article": full.article.to_json(),
+            "within": full.within.to_json(),
         }
     if args.write:
         shipped = {
             "trained_on": args.queries.name,
             "trained_on_sha256": hashlib.sha256(args.queries.read_bytes()).hexdigest(),
-            "params": PARAMS | {"linear_C": LINEAR_C},
+            "params": {"candidate": PARAMS, "article and within": SIDE_PARAMS, "linear_C": LINEAR_C},
             "features": list(FEATURES),
             "models": models,
         }

@@ -1,15 +1,17 @@
 """Learned scoring of retrieval candidates: what retrieval measured about each candidate -> one
-score, the log-odds that the candidate holds a fact the question asks about.
+score, the log-probability that the candidate holds a fact the question asks about.
 
 Inputs: a ``Pool`` (the candidates of one question, the ranked lists they came from, how well
 their best sentence matches each clause of the question, where each clause's own keyword search
 ranks them, and how close their embedding and their closest sentence's are to each clause's).
 Outputs: a feature matrix (``features``) and a score per candidate (``Ranker.score``).
 
-The model is a logistic regression boosted by trees fitted to what it leaves unexplained,
-fitted by ``benchmarks/train_ranker.py`` (scikit-learn, LightGBM) on the MultiHop-RAG dev split
-and shipped in ``rag/ranker.json``: one model with the embedding features and one without them, for
-``RAG_RANK_EMBEDDINGS=false`` (no query embedding, faster searches). The features are about the
+The ranker is three models, each a logistic regression boosted by trees fitted to what it leaves
+unexplained: one scores the candidate, one its article, one the candidate against the rest of
+its article (``Ranker``). They are fitted by ``benchmarks/train_ranker.py`` (scikit-learn,
+LightGBM) on the MultiHop-RAG dev split and shipped in ``rag/ranker.json``: one set with the
+embedding features and one without them, for ``RAG_RANK_EMBEDDINGS=false`` (no query
+embedding, faster searches). The features are about the
 candidate and the question's shape, never its words, so the model cannot memorise questions.
 Nor do they say where a chunk sits in its article: given that, the trees learned where the dev
 questions' evidence sits in the benchmark's own articles (a third of its facts serve several
@@ -261,9 +263,9 @@ def _per_clause(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     return ordered[:, 0], second, gap, matrix.mean(axis=1)
 
 
-class Ranker:
-    """A linear model boosted by regression trees over ``FEATURES`` rows: ``score = baseline +
-    row · linear + sum of the leaf each tree sends the row to`` (log-odds).
+class Model:
+    """A linear model boosted by regression trees: ``score = baseline + row · linear + sum of
+    the leaf each tree sends the row to`` (log-odds).
 
     The trees are fitted to what the linear model leaves unexplained: a linear model carries
     over to articles no training question cites better than trees alone, which learn these
@@ -275,14 +277,14 @@ class Ranker:
     equal the fitted models' before it writes them.
     """
 
-    def __init__(
-        self, trees: list[dict[str, Any]], baseline: float, linear: list[float], features: list[str]
-    ) -> None:
-        if list(features) != list(FEATURES) or len(linear) != len(FEATURES):
-            raise ValueError(f"The ranker was trained on other features: {features}")
-        # All trees in one node table; a leaf points to itself, so a row that reached its leaf
-        # stays there while deeper trees finish. Deepest first: each step down walks only the
-        # trees that go deeper (the shipped trees average 8 levels, the deepest 13).
+    def __init__(self, trees: list[dict[str, Any]], baseline: float, linear: list[float]) -> None:
+        # LightGBM's trees, exported by benchmarks/train_ranker.py: node lists ``feature``,
+        # ``threshold`` (a row goes left when its value is at most it), ``left``, ``right``,
+        # ``value`` and the tree's ``depth``; a leaf points to itself, so a row that reached its
+        # leaf stays there while deeper trees finish. All in one node table, deepest first:
+        # each step down walks only the trees that go deeper (the shipped trees average 8
+        # levels, the deepest 13).
+        self.trees = trees
         trees = sorted(trees, key=lambda t: -int(t["depth"]))
         starts = np.cumsum([0] + [len(t["feature"]) for t in trees])
 
@@ -293,38 +295,110 @@ class Ranker:
             ]
             return np.concatenate(parts) if parts else np.zeros(0, dtype=dtype)
 
-        self.feature = column("feature", np.int64)
+        self.feature = column("feature", np.intp)
         self.threshold = column("threshold", np.float64)
-        self.left = column("left", np.int64, offset=True)
-        self.right = column("right", np.int64, offset=True)
+        # A node's children side by side, so a step is one lookup: 2 * node + (goes right).
+        children = [column("left", np.intp, offset=True), column("right", np.intp, offset=True)]
+        self.children = np.stack(children, axis=1).ravel()
         self.value = column("value", np.float64)
-        self.trees = trees
         self.roots = starts[:-1]
-        depths = np.array([int(t["depth"]) for t in trees])
+        depths = np.array([int(t["depth"]) for t in trees], dtype=np.intp)
         self.deeper = [int((depths > level).sum()) for level in range(depths.max(initial=0))]
         self.baseline = baseline
         self.linear = np.asarray(linear, dtype=np.float64)
 
     @classmethod
-    def load(cls, embeddings: bool = True, path: Path = WEIGHTS_FILE) -> Ranker:
-        """The shipped model, with or without the embedding features."""
-        shipped = json.loads(path.read_text(encoding="utf-8"))
-        model = shipped["models"][model_name(embeddings)]
-        return cls(model["trees"], model["baseline"], model["linear"], shipped["features"])
+    def from_json(cls, model: dict[str, Any]) -> Model:
+        return cls(model["trees"], model["baseline"], model["linear"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"baseline": self.baseline, "linear": self.linear.tolist(), "trees": self.trees}
 
     def score(self, matrix: np.ndarray) -> np.ndarray:
-        """Log-odds per row of a ``features`` matrix."""
-        n, width = matrix.shape
-        rows = np.ascontiguousarray(matrix, dtype=np.float64)
-        cells = rows.ravel()
-        row_start = (np.arange(n) * width)[None, :]
+        """Log-odds per row of ``matrix``."""
+        n = len(matrix)
+        rows = np.asarray(matrix, dtype=np.float64)
+        columns = np.ascontiguousarray(rows.T).ravel()  # column j's cells at j * n
+        at = self.feature * n
+        row = np.arange(n)[None, :]
         node = np.repeat(self.roots[:, None], n, axis=1)  # (trees, rows); take() beats [] here
         for deeper in self.deeper:
             walking = node[:deeper]
-            left = cells.take(row_start + self.feature.take(walking)) <= self.threshold.take(walking)
-            node[:deeper] = np.where(left, self.left.take(walking), self.right.take(walking))
+            right = columns.take(at.take(walking) + row) > self.threshold.take(walking)
+            node[:deeper] = self.children.take(2 * walking + right)
         trees = self.value.take(node).sum(axis=0)
         return np.asarray(self.baseline + rows @ self.linear + trees, dtype=np.float64)
+
+
+ARTICLE_WIDTH = 2 * len(FEATURES) + 1
+WITHIN_WIDTH = 2 * len(FEATURES)
+
+
+def article_features(matrix: np.ndarray, documents: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """What the article model reads: per article among the candidates, each feature's best and
+    mean over its candidates and how many there are (``ARTICLE_WIDTH`` columns); and each
+    candidate's article, as a row of that matrix."""
+    if not documents:
+        return np.zeros((0, ARTICLE_WIDTH)), np.zeros(0, dtype=np.int64)
+    _, article = np.unique(np.asarray(documents), return_inverse=True)
+    order = np.argsort(article, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(article[order]) != 0])
+    grouped = matrix[order]
+    counts = np.diff(np.r_[starts, len(order)])[:, None]
+    best = np.maximum.reduceat(grouped, starts, axis=0)
+    mean = np.add.reduceat(grouped, starts, axis=0) / counts
+    return np.hstack([best, mean, counts]), article
+
+
+def within_features(matrix: np.ndarray, articles: np.ndarray, article: np.ndarray) -> np.ndarray:
+    """What the within-article model reads: each candidate's features, and each minus the best
+    among its article's candidates (``article_features``'s first columns)."""
+    return np.hstack([matrix, matrix - articles[article, : matrix.shape[1]]])
+
+
+class Ranker:
+    """Scores a question's candidates from their ``features`` with three models: the
+    *candidate* model (does this chunk hold a fact the question asks about?), the *article*
+    model (does any of this article's candidates?) and the *within-article* model (given that
+    one does, is it this one?). The score is the mean of two log-probabilities: the candidate
+    model's, and the article and within-article models' together.
+
+    The two answer the same question from different sides. The candidate model weighs a chunk
+    against every other candidate; the pair first picks the articles that hold the evidence,
+    then the chunk inside each that states it, where a chunk's features are read against its
+    own article's best. On the MultiHop-RAG dev split (``benchmarks/train_ranker.py``) the
+    average finds more evidence than either, on new questions and on articles no training
+    question cites; averaging the models' log-probabilities rather than adding a fourth feature
+    set keeps each model small enough to fit on 600 questions.
+    """
+
+    def __init__(self, candidate: Model, article: Model, within: Model, features: list[str]) -> None:
+        widths = (len(candidate.linear), len(article.linear), len(within.linear))
+        if list(features) != list(FEATURES) or widths != (len(FEATURES), ARTICLE_WIDTH, WITHIN_WIDTH):
+            raise ValueError(f"The ranker was trained on other features: {features}")
+        self.candidate, self.article, self.within = candidate, article, within
+
+    @classmethod
+    def load(cls, embeddings: bool = True, path: Path = WEIGHTS_FILE) -> Ranker:
+        """The shipped models, with or without the embedding features."""
+        shipped = json.loads(path.read_text(encoding="utf-8"))
+        model = shipped["models"][model_name(embeddings)]
+        parts = ("candidate", "article", "within")
+        candidate, article, within = (Model.from_json(model[part]) for part in parts)
+        return cls(candidate, article, within, shipped["features"])
+
+    def score(self, matrix: np.ndarray, documents: list[str]) -> np.ndarray:
+        """Log-probability per row of a ``features`` matrix (``documents``: each row's article)
+        that the candidate holds a fact the question asks about."""
+        articles, article = article_features(matrix, documents)
+        candidate = _log_sigmoid(self.candidate.score(matrix))
+        own_article = _log_sigmoid(self.article.score(articles))[article]
+        within = _log_sigmoid(self.within.score(within_features(matrix, articles, article)))
+        return np.asarray((candidate + own_article + within) / 2, dtype=np.float64)
+
+
+def _log_sigmoid(log_odds: np.ndarray) -> np.ndarray:
+    return -np.logaddexp(0.0, -log_odds)
 
 
 def fitted_on(

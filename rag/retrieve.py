@@ -7,13 +7,14 @@ date it gives for that outlet's report) becomes a sub-query restricted to that o
 article a multi-hop question spans gets its own search. Rankings are fused by reciprocal rank
 into a pool of candidates, joined by the chunks whose best sentence matches a clause of the
 question best (the whole question's words can rank the one stating that part low). A learned
-ranker (``rag.rank``, a linear model and boosted trees) scores them from what was measured
-about each: its ranks, how well its best sentence matches each clause of the question (a chunk
-matching the whole question loosely is not the one holding the fact a part of it asks about),
-its rank in each clause's own keyword search, how close its embedding and its closest
-sentence's are to each clause's, and how close its best sentence's words are to each clause's
-(``rag.words``: static word vectors, so a synonym counts). Each named outlet's best passages
-are guaranteed a slot, and one article cannot fill every slot.
+ranker (``rag.rank``: linear models boosted by trees, for the candidate and for its article)
+scores them from what was measured about each: its ranks, how well its best sentence matches
+each clause of the question (a chunk matching the whole question loosely is not the one
+holding the fact a part of it asks about), its rank in each clause's own keyword search, how
+close its embedding and its closest sentence's are to each clause's, and how close its best
+sentence's words are to each clause's (``rag.words``: static word vectors, so a synonym
+counts). Each named outlet's best passages are guaranteed a slot, and one article cannot fill
+every slot.
 """
 
 from __future__ import annotations
@@ -187,10 +188,11 @@ class Retriever:
         if self.store.count_articles() == 0:
             raise NothingIndexed()
         pool = self.pool(query, k, filters, plan)
-        score = self.ranker.score(features(pool, RRF_K))
+        score = self.ranker.score(features(pool, RRF_K), pool.documents)
         chosen = select(pool, score, k, max_per_article)
-        # The passage score is the ranker's probability, so a reader can compare it across questions.
-        confidence = 1.0 / (1.0 + np.exp(-score))
+        # The passage score is the ranker's probability (rag.rank.Ranker: the geometric mean of
+        # its two estimates), so a reader can compare it across questions.
+        confidence = np.exp(score)
         return self.store.passages([(pool.ids[i], round(float(confidence[i]), 6)) for i in chosen])
 
     def pool(self, query: str, k: int, filters: Filters | None = None, plan: QueryPlan | None = None) -> Pool:

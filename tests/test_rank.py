@@ -13,7 +13,21 @@ import pytest
 from rag.config import Settings
 from rag.embeddings import OnnxEmbedding
 from rag.engine import Engine
-from rag.rank import ABSENT, FEATURES, WEIGHTS_FILE, Pool, Ranker, features, fitted_on, model_name
+from rag.rank import (
+    ABSENT,
+    ARTICLE_WIDTH,
+    FEATURES,
+    WEIGHTS_FILE,
+    WITHIN_WIDTH,
+    Model,
+    Pool,
+    Ranker,
+    article_features,
+    features,
+    fitted_on,
+    model_name,
+    within_features,
+)
 
 
 def pool() -> Pool:
@@ -91,22 +105,67 @@ def test_tied_candidates_share_the_better_place_and_a_search_without_embeddings_
 def test_an_empty_pool_scores_nothing() -> None:
     none = np.zeros((0, 2))
     empty = Pool([], [], np.zeros((0, 1), int), np.zeros(0), np.zeros(0), *[none] * 7)
-    assert Ranker.load().score(features(empty, 60)).shape == (0,)
+    assert Ranker.load().score(features(empty, 60), []).shape == (0,)
 
 
-def test_the_score_adds_the_linear_part_and_the_leaf_each_tree_sends_the_row_to() -> None:
+def test_a_model_adds_the_linear_part_and_the_leaf_each_tree_sends_the_row_to() -> None:
     split, weighted = FEATURES.index("clause_best"), FEATURES.index("names_best")
     # Root: clause_best <= 0.5 goes left (-1), else right (+1); a second tree adds 0.5 to all.
     stump = {"feature": [split, 0, 0], "threshold": [0.5, 0, 0], "left": [1, 1, 2], "right": [2, 1, 2]}
     constant = {"feature": [0], "threshold": [0], "left": [0], "right": [0], "value": [0.5], "depth": 0}
     linear = [0.0] * len(FEATURES)
     linear[weighted] = 2.0
-    # Given shallowest first: the ranker walks them deepest first.
-    ranker = Ranker([constant, stump | {"value": [0, -1, 1], "depth": 1}], 0.25, linear, list(FEATURES))
+    # Given shallowest first: the model walks them deepest first.
+    model = Model([constant, stump | {"value": [0, -1, 1], "depth": 1}], 0.25, linear)
     rows = np.zeros((3, len(FEATURES)))
     rows[:, split] = [0.4, 0.5, 0.6]
     rows[:, weighted] = [0.0, 1.0, 0.5]
-    assert ranker.score(rows).tolist() == pytest.approx([-0.25, 1.75, 2.75])
+    assert model.score(rows).tolist() == pytest.approx([-0.25, 1.75, 2.75])
+
+
+def test_articles_are_read_from_their_candidates() -> None:
+    x = features(pool(), 60)
+    articles, article = article_features(x, pool().documents)
+    assert articles.shape == (2, ARTICLE_WIDTH) and article.tolist() == [0, 0, 1]
+    best = FEATURES.index("clause_best")
+    assert articles[:, best].tolist() == [1.0, x[2, best]]  # the best of a's two chunks, b's own
+    assert articles[0, len(FEATURES) + best] == pytest.approx((x[0, best] + x[1, best]) / 2)
+    assert articles[:, -1].tolist() == [2, 1]  # how many candidates each has
+    within = within_features(x, articles, article)
+    assert within.shape == (3, WITHIN_WIDTH)
+    # Each candidate against its own article's best: a:0 leads a on clause_best, a:1 trails it.
+    assert within[:, len(FEATURES) + best].tolist() == pytest.approx([0.0, x[1, best] - 1.0, 0.0])
+
+
+def linear_model(width: int, weights: dict[int, float], baseline: float = 0.0) -> Model:
+    linear = [0.0] * width
+    for column, weight in weights.items():
+        linear[column] = weight
+    return Model([], baseline, linear)
+
+
+def test_the_score_averages_the_candidate_and_the_article_then_chunk_probabilities() -> None:
+    best = FEATURES.index("clause_best")
+    # The candidate model sees only the fused score; the article model only how many of an
+    # article's chunks are candidates; the within-article model only the gap to the article's
+    # best clause match.
+    candidate = linear_model(len(FEATURES), {FEATURES.index("fused"): 1.0})
+    article = linear_model(ARTICLE_WIDTH, {ARTICLE_WIDTH - 1: 1.0}, baseline=-1.5)
+    within = linear_model(WITHIN_WIDTH, {len(FEATURES) + best: 4.0})
+    x = features(pool(), 60)
+    score = Ranker(candidate, article, within, list(FEATURES)).score(x, pool().documents)
+
+    def log_p(log_odds: float) -> float:
+        return -math.log1p(math.exp(-log_odds))
+
+    fused = x[:, FEATURES.index("fused")]
+    expected = [
+        (log_p(fused[0]) + log_p(0.5) + log_p(0.0)) / 2,
+        (log_p(fused[1]) + log_p(0.5) + log_p(4.0 * (x[1, best] - 1.0))) / 2,
+        (log_p(fused[2]) + log_p(-0.5) + log_p(0.0)) / 2,
+    ]
+    assert score.tolist() == pytest.approx(expected)
+    assert all(s < 0 for s in score)  # log-probabilities
 
 
 def test_shipped_models_read_these_features() -> None:
@@ -116,10 +175,13 @@ def test_shipped_models_read_these_features() -> None:
     for embeddings in (True, False):
         cross = shipped["models"][model_name(embeddings)]["cross_validated"]
         assert cross["evidence_recall@10"] > 0.6  # what the model scored on questions it never saw
-        assert Ranker.load(embeddings).score(features(pool(), 60)).shape == (3,)
+        assert Ranker.load(embeddings).score(features(pool(), 60), pool().documents).shape == (3,)
+    keywords = shipped["models"]["keywords"]
+    parts = [Model.from_json(keywords[part]) for part in ("candidate", "article", "within")]
     with pytest.raises(ValueError, match="other features"):
-        keywords = shipped["models"]["keywords"]
-        Ranker(keywords["trees"], 0.0, keywords["linear"][:-1], list(FEATURES[:-1]))
+        Ranker(*parts, list(FEATURES[:-1]))
+    with pytest.raises(ValueError, match="other features"):
+        Ranker(parts[0], parts[2], parts[1], list(FEATURES))  # models swapped
 
 
 def test_in_sample_scores_are_flagged() -> None:
@@ -147,7 +209,8 @@ def test_passage_scores_are_probabilities(engine: Engine, tmp_path: Path) -> Non
     engine.ingest([rates_corpus(tmp_path)])
     hits = engine.search("Who raised rates?", k=2)
     assert hits[0].title == "Rates"
-    assert all(0.0 < p.score < 1.0 for p in hits)
+    assert all(0.0 <= p.score <= 1.0 for p in hits)
+    assert hits[0].score > 0.5 > hits[1].score  # the article that answers it, the one that does not
 
 
 def test_without_embeddings_a_search_embeds_nothing(

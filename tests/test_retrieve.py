@@ -76,8 +76,9 @@ def test_nothing_indexed_is_a_clear_error(engine: Engine) -> None:
 class KeywordRanksOnly:
     """A ranker that reads nothing but the fused keyword ranks."""
 
-    def score(self, matrix: np.ndarray) -> np.ndarray:
-        return matrix[:, FEATURES.index("fused")]
+    def score(self, matrix: np.ndarray, documents: list[str]) -> np.ndarray:
+        fused = matrix[:, FEATURES.index("fused")]
+        return fused - fused.max()  # a log-probability: the best is 1
 
 
 def test_the_chunk_stating_a_clause_outranks_one_that_only_repeats_its_words(
