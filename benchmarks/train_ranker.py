@@ -2,7 +2,8 @@
 generalises (5-fold cross-validation by question, and 5 folds of whole article communities so
 that no training question cites a scored one's article; each averaged over 10 random splits)
 next to the model shipped now.
-Two models: with the clause-embedding features, and without them (``RAG_RANK_EMBEDDINGS=false``).
+Two sets of three models: with the clause-embedding features, and without them
+(``RAG_RANK_EMBEDDINGS=false``).
 
 Each non-null question's candidate pool comes from the product's own ``Retriever.pool``; a
 candidate is positive when its chunk holds one of the question's gold facts (the paper's
@@ -130,12 +131,12 @@ def fit_model(x: np.ndarray, y: np.ndarray, params: dict[str, Any]) -> Model:
 
 
 def export(booster: Any) -> list[dict[str, Any]]:
-    """LightGBM's fitted trees as rag.rank.Ranker reads them."""
+    """LightGBM's fitted trees as rag.rank.Model reads them."""
     return [_node_table(info["tree_structure"]) for info in booster.dump_model()["tree_info"]]
 
 
 def _node_table(root: dict[str, Any]) -> dict[str, Any]:
-    """One tree (LightGBM's nested nodes) as rag.rank.Ranker's node table: its leaves point
+    """One tree (LightGBM's nested nodes) as rag.rank.Model's node table: its leaves point
     to themselves."""
     table: dict[str, list[Any]] = {"feature": [], "threshold": [], "left": [], "right": [], "value": []}
     depth = 0
@@ -187,7 +188,7 @@ def main() -> None:
     # Labelled by the chunk, which the features describe: labelled by its passage instead, the
     # same features found less (evidence recall -0.0065 by question and on the article folds).
     labels = [
-        np.array([score_retrieval([t], row[3])[0] is not None for t in texts])
+        np.array([score_retrieval([t], row[3])[0] is not None for t in texts], dtype=bool)
         for row, texts in zip(rows, chunk_texts, strict=True)
     ]
     # The articles whose candidates hold a question's gold facts.

@@ -298,6 +298,7 @@ class Model:
         self.feature = column("feature", np.intp)
         self.threshold = column("threshold", np.float64)
         # A node's children side by side, so a step is one lookup: 2 * node + (goes right).
+        # No feature is NaN (it would go left here, right in LightGBM).
         children = [column("left", np.intp, offset=True), column("right", np.intp, offset=True)]
         self.children = np.stack(children, axis=1).ravel()
         self.value = column("value", np.float64)
@@ -338,7 +339,7 @@ def article_features(matrix: np.ndarray, documents: list[str]) -> tuple[np.ndarr
     """What the article model reads: per article among the candidates, each feature's best and
     mean over its candidates and how many there are (``ARTICLE_WIDTH`` columns); and each
     candidate's article, as a row of that matrix."""
-    if not documents:
+    if len(documents) == 0:
         return np.zeros((0, ARTICLE_WIDTH)), np.zeros(0, dtype=np.int64)
     _, article = np.unique(np.asarray(documents), return_inverse=True)
     order = np.argsort(article, kind="stable")

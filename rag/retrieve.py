@@ -7,14 +7,14 @@ date it gives for that outlet's report) becomes a sub-query restricted to that o
 article a multi-hop question spans gets its own search. Rankings are fused by reciprocal rank
 into a pool of candidates, joined by the chunks whose best sentence matches a clause of the
 question best (the whole question's words can rank the one stating that part low). A learned
-ranker (``rag.rank``: linear models boosted by trees, for the candidate and for its article)
-scores them from what was measured about each: its ranks, how well its best sentence matches
-each clause of the question (a chunk matching the whole question loosely is not the one
-holding the fact a part of it asks about), its rank in each clause's own keyword search, how
-close its embedding and its closest sentence's are to each clause's, and how close its best
-sentence's words are to each clause's (``rag.words``: static word vectors, so a synonym
-counts). Each named outlet's best passages are guaranteed a slot, and one article cannot fill
-every slot.
+ranker (``rag.rank``: linear models boosted by trees, for the candidate, its article and the
+candidate within its article) scores them from what was measured about each: its ranks, how
+well its best sentence matches each clause of the question (a chunk matching the whole
+question loosely is not the one holding the fact a part of it asks about), its rank in each
+clause's own keyword search, how close its embedding and its closest sentence's are to each
+clause's, and how close its best sentence's words are to each clause's (``rag.words``: static
+word vectors, so a synonym counts). Each named outlet's best passages are guaranteed a slot,
+and one article cannot fill every slot.
 """
 
 from __future__ import annotations

@@ -137,6 +137,16 @@ def test_articles_are_read_from_their_candidates() -> None:
     assert within[:, len(FEATURES) + best].tolist() == pytest.approx([0.0, x[1, best] - 1.0, 0.0])
 
 
+def test_scores_follow_their_candidates_in_any_order() -> None:
+    """Articles are grouped however their candidates are ordered."""
+    x, documents = features(pool(), 60), pool().documents
+    ranker = Ranker.load()
+    score = ranker.score(x, documents)
+    order = [0, 2, 1]  # a's two candidates apart: a, b, a
+    moved = ranker.score(x[order], [documents[i] for i in order])
+    assert moved.tolist() == pytest.approx(score[order].tolist())
+
+
 def linear_model(width: int, weights: dict[int, float], baseline: float = 0.0) -> Model:
     linear = [0.0] * width
     for column, weight in weights.items():
