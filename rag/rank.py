@@ -24,7 +24,6 @@ Retraining for another corpus is that script with another queries file.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,14 +130,8 @@ def features(pool: Pool, rrf_k: int) -> np.ndarray:
     dense_best, _, dense_gap, dense_mean = _per_clause(pool.dense)
     sentence_best, sentence_second, sentence_gap, sentence_mean = _per_clause(pool.sentence_dense)
     top_bm25 = pool.question_bm25.max()
-    articles: dict[str, list[int]] = defaultdict(list)
-    for i, doc in enumerate(pool.documents):
-        articles[doc].append(i)
-    article_count, article_fused, article_best = np.zeros(n), np.zeros(n), np.zeros(n)
-    for rows in articles.values():
-        article_count[rows] = len(rows)
-        article_fused[rows] = fused[rows].max()
-        article_best[rows] = best[rows].max()
+    article_top, _, article_count, article = _by_article(np.column_stack([fused, best]), pool.documents)
+    article_fused, article_best = article_top[article].T
     credited = _credited_features(pool)
     (standing_sentence, margin_sentence), (standing_dense, margin_dense), (standing_words, margin_words) = (
         _standing(pool, m) for m in (pool.sentences, pool.sentence_dense, pool.words)
@@ -181,7 +174,7 @@ def features(pool: Pool, rrf_k: int) -> np.ndarray:
         "names_best": names[:, 0],
         "names_leads": names[:, 1],
         "names_sum": names[:, 2],
-        "article_candidates": np.log(np.maximum(article_count, 1)),
+        "article_candidates": np.log(article_count[article]),
         "article_fused": article_fused,
         "article_clause_best": article_best,
         "outlets_named": np.full(n, pool.ranks.shape[1] - 1),
@@ -339,16 +332,25 @@ def article_features(matrix: np.ndarray, documents: list[str]) -> tuple[np.ndarr
     """What the article model reads: per article among the candidates, each feature's best and
     mean over its candidates and how many there are (``ARTICLE_WIDTH`` columns); and each
     candidate's article, as a row of that matrix."""
+    best, mean, counts, article = _by_article(matrix, documents)
+    return np.hstack([best, mean, counts[:, None]]), article
+
+
+def _by_article(values: np.ndarray, documents: list[str]) -> tuple[np.ndarray, ...]:
+    """Per article among the candidates (rows of ``values``, ``documents`` their articles):
+    each column's best and mean over its candidates, how many there are; and each candidate's
+    article, as an index into those."""
     if len(documents) == 0:
-        return np.zeros((0, ARTICLE_WIDTH)), np.zeros(0, dtype=np.int64)
+        width = values.shape[1]
+        return np.zeros((0, width)), np.zeros((0, width)), np.zeros(0), np.zeros(0, dtype=np.intp)
     _, article = np.unique(np.asarray(documents), return_inverse=True)
     order = np.argsort(article, kind="stable")
     starts = np.flatnonzero(np.r_[True, np.diff(article[order]) != 0])
-    grouped = matrix[order]
-    counts = np.diff(np.r_[starts, len(order)])[:, None]
+    grouped = values[order]
+    counts = np.diff(np.r_[starts, len(order)]).astype(np.float64)
     best = np.maximum.reduceat(grouped, starts, axis=0)
-    mean = np.add.reduceat(grouped, starts, axis=0) / counts
-    return np.hstack([best, mean, counts]), article
+    mean = np.add.reduceat(grouped, starts, axis=0) / counts[:, None]
+    return best, mean, counts, article
 
 
 def within_features(matrix: np.ndarray, articles: np.ndarray, article: np.ndarray) -> np.ndarray:
