@@ -9,7 +9,6 @@ for the key and sends it). Serve with ``rag serve`` or
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,23 +22,13 @@ from api import errors
 from api.deps import require_api_key
 from api.limits import BodySizeLimit
 from api.metrics import Metrics, MetricsMiddleware
-from api.openai_compat import router as openai_router
-from api.routes import ask, chat, documents, health
+from api.routes import ask, chat, documents, health, openai, summaries
+from api.slack import mount_slack
 from rag.config import Settings
 from rag.engine import Engine
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
-
-
-def _optional(module: str) -> object | None:
-    """A sibling feature module (Slack, summaries) if it is installed in this tree."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
-        return None
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -74,16 +63,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         )
 
     guarded = [Depends(require_api_key)]
-    for router in (ask.router, chat.router, documents.router, openai_router):
+    for router in (ask.router, chat.router, documents.router, summaries.router, openai.router):
         app.include_router(router, dependencies=guarded)
-    summaries = _optional("api.routes.summaries")
-    if summaries is not None:
-        app.include_router(summaries.router, dependencies=guarded)  # type: ignore[attr-defined]
     app.include_router(health.router)
     if settings.slack_signing_secret is not None:
-        slack = _optional("api.slack")
-        if slack is not None:
-            slack.mount_slack(app, engine, settings)  # type: ignore[attr-defined]
+        mount_slack(app, engine, settings)
 
     @app.get("/", include_in_schema=False)
     def web_chat() -> FileResponse:

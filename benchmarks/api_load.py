@@ -36,6 +36,7 @@ import httpx
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+RAG = [str(Path(sys.executable).with_name("rag"))]  # the console script, as users run it
 QUERIES = ROOT.parent / "shared/datasets/multihop-rag/queries-dev.json"
 
 
@@ -79,7 +80,7 @@ def peak_rss_bytes(pid: int) -> int:
 
 def start_server(data_dir: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ, RAG_DATA_DIR=str(data_dir), HF_HUB_OFFLINE="1", ANONYMIZED_TELEMETRY="False")
-    command = [sys.executable, "-m", "rag", "serve", "--port", str(port), "--workers", str(workers)]
+    command = [*RAG, "serve", "--port", str(port), "--workers", str(workers)]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

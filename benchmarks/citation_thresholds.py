@@ -29,7 +29,7 @@ from rag import citations
 from rag.citations import CitationChecker, Support
 from rag.embeddings import OnnxEmbedding
 from rag.models import Passage
-from rag.sentences import sentence_spans
+from rag.text import sentence_spans
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "multihop-rag"
 

@@ -16,7 +16,7 @@ import os
 import time
 from pathlib import Path
 
-from rag.cli import print_eval
+from api.cli.output import print_eval
 from rag.config import Settings
 from rag.engine import Engine
 from rag.evaluate import Evaluator, load_queries, prepare_index, protocol_settings, report

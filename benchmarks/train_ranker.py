@@ -1,4 +1,4 @@
-"""Fit the retrieval ranker (``rag/ranker.json``) on MultiHop-RAG and print how well it
+"""Fit the retrieval ranker (``rag/retrieval/ranker.json``) on MultiHop-RAG and print how well it
 generalises (5-fold cross-validation by question, and 5 folds of whole article communities so
 that no training question cites a scored one's article; each averaged over 10 random splits)
 next to the model shipped now.
@@ -7,12 +7,12 @@ Two sets of three models: with the clause-embedding features, and without them
 
 Each non-null question's candidate pool comes from the product's own ``Retriever.pool``; a
 candidate is positive when its chunk holds one of the question's gold facts (the paper's
-substring test), while the figures score what a search returns, its passage (``rag.passages``).
-The ranker is three models (``rag.rank.Ranker``: the candidate, its article, the candidate
+substring test), while the figures score what a search returns, its passage (``rag.store.spans``).
+The ranker is three models (``rag.retrieval.ranker.Ranker``: the candidate, its article, the candidate
 within its article), each a logistic regression (scikit-learn) boosted by LightGBM trees fitted
-to what it leaves unexplained, exported as weights and plain trees for ``rag.rank.Model``
+to what it leaves unexplained, exported as weights and plain trees for ``rag.retrieval.ranker.Model``
 (which must score exactly as the fitted models do; checked before writing). Every figure
-printed is the product's selection (``rag.retrieve.select``) scored by ``rag.evaluate``; the
+printed is the product's selection (``rag.retrieval.select``) scored by ``rag.evaluate``; the
 cross-validated row scores each question with a model fitted without it.
 Needs the ``train`` extra (scikit-learn, LightGBM).
 
@@ -34,6 +34,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.engine import Engine
+from rag.errors import IndexMismatch
 from rag.evaluate import (
     K,
     QueryResult,
@@ -43,19 +44,17 @@ from rag.evaluate import (
     report,
     score_retrieval,
 )
-from rag.rank import (
+from rag.retrieval import params, select
+from rag.retrieval.features import (
     EMBEDDING_FEATURES,
     FEATURES,
-    WEIGHTS_FILE,
-    Model,
     Pool,
-    Ranker,
     article_features,
     features,
-    model_name,
     within_features,
 )
-from rag.retrieve import RRF_K, select
+from rag.retrieval.params import RRF_K
+from rag.retrieval.ranker import WEIGHTS_FILE, Model, Ranker, model_name
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "multihop-rag"
 FOLDS = 5
@@ -82,13 +81,13 @@ PARAMS = {
     "force_row_wise": True,
     "verbose": -1,
 }
-# The article and within-article models (rag.rank.Ranker) fit fewer rows: ~26k articles and
+# The article and within-article models (rag.retrieval.ranker.Ranker) fit fewer rows: ~26k articles and
 # ~9k candidates of evidence articles against ~74k candidates.
 SIDE_PARAMS = PARAMS | {"min_data_in_leaf": 100}
 
 
 def fit(matrices: list[np.ndarray], labels: list[np.ndarray], documents: list[list[str]]) -> Ranker:
-    """The three models of ``rag.rank.Ranker``, fitted on these questions' candidates: the
+    """The three models of ``rag.retrieval.ranker.Ranker``, fitted on these questions' candidates: the
     candidate model on all of them, the article model on their articles, and the
     within-article model on the candidates of the articles that hold a fact."""
     articles, holds, within, within_labels = [], [], [], []
@@ -131,12 +130,12 @@ def fit_model(x: np.ndarray, y: np.ndarray, params: dict[str, Any]) -> Model:
 
 
 def export(booster: Any) -> list[dict[str, Any]]:
-    """LightGBM's fitted trees as rag.rank.Model reads them."""
+    """LightGBM's fitted trees as rag.retrieval.ranker.Model reads them."""
     return [_node_table(info["tree_structure"]) for info in booster.dump_model()["tree_info"]]
 
 
 def _node_table(root: dict[str, Any]) -> dict[str, Any]:
-    """One tree (LightGBM's nested nodes) as rag.rank.Model's node table: its leaves point
+    """One tree (LightGBM's nested nodes) as rag.retrieval.ranker.Model's node table: its leaves point
     to themselves."""
     table: dict[str, list[Any]] = {"feature": [], "threshold": [], "left": [], "right": [], "value": []}
     depth = 0
@@ -179,8 +178,7 @@ def main() -> None:
     for q in queries:
         pool = engine.retriever.pool(q.query, K)
         texts = {p.id: p.text for p in engine.store.passages([(cid, 0.0) for cid in pool.ids])}
-        marks = ",".join("?" * len(pool.ids))
-        chunks = dict(engine.store.db.execute(f"SELECT id, text FROM chunks WHERE id IN ({marks})", pool.ids))
+        chunks = engine.store.chunk_texts(pool.ids)
         facts = [e.fact for e in q.evidence_list]
         rows.append((pool, features(pool, RRF_K), [texts[cid] for cid in pool.ids], facts, q.question_type))
         chunk_texts.append([chunks[cid] for cid in pool.ids])
@@ -232,8 +230,9 @@ def main() -> None:
         matrices = [x if embeddings else _without_embeddings(x) for _, x, *_ in rows]
         print(f"== {name} model")
         try:
-            print("shipped:", json.dumps(scores([Ranker.load(embeddings)] * len(rows), matrices)))
-        except (KeyError, ValueError) as exc:  # a model file for other features
+            shipped = Ranker.load(engine.settings.model_copy(update={"rank_embeddings": embeddings}))
+            print("shipped:", json.dumps(scores([shipped] * len(rows), matrices)))
+        except (KeyError, IndexMismatch) as exc:  # a model file for other features
             print(f"shipped: not comparable ({exc})")
         cross = _mean([held_out(question_folds(len(rows), seed), matrices) for seed in range(REPEATS)])
         print(f"{FOLDS}-fold cross-validated, mean of {REPEATS} splits:", json.dumps(cross))
@@ -253,6 +252,8 @@ def main() -> None:
             "trained_on": args.queries.name,
             "trained_on_sha256": hashlib.sha256(args.queries.read_bytes()).hexdigest(),
             "params": {"candidate": PARAMS, "article and within": SIDE_PARAMS, "linear_C": LINEAR_C},
+            # What the features were computed under: Ranker.load refuses another engine's.
+            "retrieval": params.current(engine.settings, embeddings=True),
             "features": list(FEATURES),
             "models": models,
         }

@@ -18,17 +18,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.citations import REFUSAL, CitationChecker, citation, content_terms, refusal
+from rag.citations import REFUSAL, CitationChecker, citation, refusal
 from rag.config import Settings
 from rag.embeddings import OnnxEmbedding
 from rag.errors import LLMUnavailable
 from rag.llm import LLMClient, addresses_model, build_messages
 from rag.models import Answer, Passage, StreamEvent
-from rag.sentences import sentence_spans
+from rag.text import sentence_spans
+from rag.text import terms as content_terms
 
-# Calibrated on the MultiHop-RAG dev questions (benchmarks/retrieval.py): below both floors
-# the best sentence is unrelated to the question. 0.45 refused 69% of null questions and none
-# of 80 answerable ones (0.50 would refuse 7.5% of those).
+# Below both floors the best sentence is unrelated to the question, and the answer refuses
+# (calibrated on MultiHop-RAG questions: docs/retrieval-log.md, "Refusals").
 MIN_SIMILARITY = 0.45
 MIN_COVERAGE = 0.50
 # A sentence this similar to one already chosen repeats it.
@@ -41,7 +41,6 @@ __all__ = [
     "LLMAnswerer",
     "candidates",
     "citation",
-    "content_terms",
     "refusal",
 ]
 
@@ -156,6 +155,10 @@ class LLMAnswerer:
         self.extractive = extractive
         self.settings = settings
 
+    def known_down(self) -> str | None:
+        """Why the LLM is presumed down for now (a recent failure), if it is."""
+        return self.llm.known_down()
+
     def context(self, question: str, passages: list[Passage], focus: str | None = None) -> list[Passage]:
         """Windows of at most two sentences around the best-scoring sentences, best first.
 
@@ -238,7 +241,7 @@ class Answerer:
         if self.llm is None or self.settings.answerer == "extractive":
             yield from self._extractive(question, passages, focus)
             return
-        down = self.llm.llm.known_down() if self.settings.answerer == "auto" else None
+        down = self.llm.known_down() if self.settings.answerer == "auto" else None
         if down:
             yield from self._extractive(question, passages, focus, degraded=down)
             return

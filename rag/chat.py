@@ -13,12 +13,10 @@ import logging
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Protocol
 
-from llama_index.core.utils import GlobalsHelper
-
 from rag.errors import LLMUnavailable
+from rag.text import topic_words, words
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +32,6 @@ _ANAPHORA = frozenset(
 )
 # Conversational filler that carries no topic (on top of NLTK's English stopwords).
 _FILLER = frozenset({"tell", "know", "say", "said", "please", "anything", "else", "happen", "happened"})
-_WORD = re.compile(r"[\w][\w'’.-]*[\w]|[\w]")
 MAX_CONTEXT_WORDS = 10
 
 
@@ -55,34 +52,21 @@ class Exchange:
     answer: str
 
 
-@lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
-    return frozenset(GlobalsHelper().stopwords) | _FILLER
-
-
-def content_words(text: str) -> list[str]:
-    """Topic-bearing words of ``text`` in order, without duplicates (case-insensitive)."""
-    seen: set[str] = set()
-    out: list[str] = []
-    for word in _WORD.findall(text):
-        key = word.lower()
-        if key in _stopwords() or key in seen:
-            continue
-        seen.add(key)
-        out.append(word)
-    return out
+def content_words(message: str) -> list[str]:
+    """Topic-bearing words of ``message`` in order, case kept, each once."""
+    return topic_words(message, _FILLER)
 
 
 def is_follow_up(message: str) -> bool:
     """Whether ``message`` leans on an earlier turn for its topic."""
-    words = [w.lower() for w in _WORD.findall(message)]
+    tokens = words(message)
     topic = content_words(message)
     if _CUE.match(message) or len(topic) <= 1:
         return True
-    return bool(_ANAPHORA.intersection(words)) and len(topic) <= 3
+    return bool(_ANAPHORA.intersection(tokens)) and len(topic) <= 3
 
 
-def topic_words(text: str) -> list[str]:
+def topic_of(text: str) -> list[str]:
     """Names and numbers in ``text`` (the words a follow-up refers back to), else its content words."""
     words = content_words(text)
     names = [w for w in words if w[0].isupper() or any(ch.isdigit() for ch in w)]
@@ -111,9 +95,9 @@ def condense_by_rule(message: str, history: Sequence[Exchange]) -> str:
         return message
     previous = history[-1]
     have = {w.lower() for w in content_words(message)}
-    context = [w for w in topic_words(previous.message) if w.lower() not in have]
+    context = [w for w in topic_of(previous.message) if w.lower() not in have]
     if not context:
-        context = [w for w in topic_words(previous.question) if w.lower() not in have]
+        context = [w for w in topic_of(previous.question) if w.lower() not in have]
     if not context:
         return message
     return f"{message} ({' '.join(context[:MAX_CONTEXT_WORDS])})"

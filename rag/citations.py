@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
-import Stemmer
 
 from rag.embeddings import OnnxEmbedding
 from rag.models import Answer, Citation, Passage, Sentence
-from rag.query import keyword_tokens
-from rag.sentences import sentence_spans
+from rag.text import numbers, sentence_spans
+from rag.text import terms as content_terms
 
 REFUSAL = "The corpus has insufficient information to answer this question."
 
@@ -48,27 +46,11 @@ ONE_MARKER = re.compile(_BRACKET.format(f"({_NUMBERS})"), re.IGNORECASE)
 # "[1], [2] and [3]" is one group: renumbered as a whole, so no stray commas are left behind.
 _ANY = _BRACKET.format(_NUMBERS)
 MARKER = re.compile(rf"{_ANY}(?:\s*(?:,|;|and)?\s*{_ANY})*", re.IGNORECASE)
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _REFUSAL_LIKE = re.compile(
     r"insufficient information|not enough information|"
     r"(?:do|does|did) not (?:contain|provide|include|mention|state|specify|say)",
     re.IGNORECASE,
 )
-
-
-@lru_cache(maxsize=1)
-def _stemmer() -> Stemmer.Stemmer:
-    return Stemmer.Stemmer("english")
-
-
-def content_terms(text: str) -> set[str]:
-    """Stemmed content words and numbers (English stopwords removed)."""
-    return set(keyword_tokens(text, _stemmer()))
-
-
-def numbers(text: str) -> set[str]:
-    """Numbers written in ``text``, normalised ("1,200" -> "1200")."""
-    return {m.group().replace(",", "").rstrip(".") for m in _NUMBER.finditer(text)}
 
 
 def is_refusal(text: str) -> bool:

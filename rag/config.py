@@ -1,16 +1,24 @@
-"""Settings: the one place configuration is read (env prefix ``RAG_``, optional ``.env``).
+"""Settings: the one place configuration is read (environment variables prefixed ``RAG_``, or a
+``.env`` file in the working directory).
 
-Every other module receives a ``Settings`` instance; nothing else reads ``os.environ``.
+Every other module receives a ``Settings`` instance; nothing else reads ``os.environ``. Each
+field's description is what the README's configuration table and ``rag config`` show.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CsvList = Annotated[list[str], NoDecode]  # read as "a,b" (or a JSON list), not JSON only
+
+
+def _cache_home() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rag"
 
 
 class Settings(BaseSettings):
@@ -19,31 +27,36 @@ class Settings(BaseSettings):
     )
 
     # Storage
-    data_dir: Path = Field(Path("data"), description="Where the index, BM25 and SQLite live.")
-    chroma_url: str | None = Field(
-        None, description="http://host:port of a Chroma server; unset = embedded store."
+    data_dir: Path = Field(Path("data"), description="Where the index, the BM25 files and SQLite live.")
+    database_url: str | None = Field(
+        None,
+        description="Database for the catalog, conversations, feedback and the Slack ledger: "
+        "`postgresql://user:pass@host/db` for several replicas; unset = SQLite in the data dir.",
     )
-    collection: str = Field("articles", description="Chroma collection name.")
+    chroma_url: str | None = Field(
+        None, description="`http://host:port` of a Chroma server (`chroma run`); unset = embedded store."
+    )
+    collection: str = Field("articles", min_length=3, max_length=512, description="Chroma collection name.")
 
     # Indexing
     embed_model: str = Field(
         "all-MiniLM-L6-v2-int8",
-        description="Embedding model: 'all-MiniLM-L6-v2-int8' (packaged) or a path to a "
-        "directory holding model.onnx and tokenizer.json.",
+        description="Embedding model: `all-MiniLM-L6-v2-int8` (packaged) or a directory holding "
+        "`model.onnx` and `tokenizer.json`.",
     )
-    embed_batch_size: int = Field(32, ge=1, le=512)
+    embed_batch_size: int = Field(32, ge=1, le=512, description="Texts embedded per batch.")
     query_int8: bool = Field(
         True,
-        description="Embed questions with an int8 re-quantization of the embedding model, made "
-        "once into cache_dir (~5 s): a search's embedding runs ~1.5x faster, with the same "
-        "MultiHop-RAG evidence recall. Documents are always embedded in float32.",
+        description="Embed questions with an int8 re-quantization of the model (made once into "
+        "the cache dir): faster searches, the same evidence found. Documents are always embedded "
+        "in float32, so switching never re-embeds an index.",
     )
     cache_dir: Path = Field(
-        default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rag",
-        description="Where models derived from the installed ones are kept ($XDG_CACHE_HOME/rag).",
+        default_factory=_cache_home,
+        description="Where models derived from the installed ones are kept (`$XDG_CACHE_HOME/rag`).",
     )
-    chunk_size: int = Field(256, ge=32, le=2048, description="Max tokens per chunk.")
-    chunk_overlap: int = Field(32, ge=0, description="Token overlap between chunks.")
+    chunk_size: int = Field(256, ge=32, le=2048, description="Tokens per chunk (title and outlet included).")
+    chunk_overlap: int = Field(32, ge=0, description="Tokens shared by consecutive chunks.")
 
     # Retrieval / answering
     top_k: int = Field(8, ge=1, le=100, description="Passages retrieved per question.")
@@ -51,18 +64,18 @@ class Settings(BaseSettings):
         0.0,
         ge=0.0,
         le=4.0,
-        description="Weight of embedding similarity next to BM25 in retrieval (0 = BM25 only: "
-        "with the packaged MiniLM it lowered MultiHop-RAG MRR@10; raise it for a stronger model).",
+        description="Weight of embedding similarity beside BM25 when gathering candidates (0 = "
+        "keywords only; raise it for an embedding model stronger than the packaged one).",
     )
     rank_embeddings: bool = Field(
         True,
-        description="Let the retrieval ranker compare each question clause's embedding with the "
-        "candidates' and their sentences' (MultiHop-RAG evidence recall@10 0.791 instead of 0.762; "
-        "a search takes ~24 instead of ~13 ms at p50 on 2 cores; ingest embeds every sentence too, "
-        "about twice the embedding work).",
+        description="Let the ranker compare question parts with chunk and sentence embeddings: "
+        "more evidence found; `false` makes searches faster and ingest embed half as much.",
     )
-    answerer: Literal["auto", "llm", "extractive"] = "auto"
-    max_answer_sentences: int = Field(4, ge=1, le=10)
+    answerer: Literal["auto", "llm", "extractive"] = Field(
+        "auto", description="`auto` (the LLM when configured and up), `llm` or `extractive`."
+    )
+    max_answer_sentences: int = Field(4, ge=1, le=10, description="Sentences in an answer at most.")
     drop_unsupported: bool = Field(
         False, description="Drop sentences the checker cannot support (default: flag them)."
     )
@@ -71,40 +84,71 @@ class Settings(BaseSettings):
     )
 
     # LLM (any OpenAI-compatible server)
-    llm_base_url: str | None = None
-    llm_model: str = "gpt-4o-mini"
-    llm_api_key: SecretStr | None = None
-    llm_timeout: float = Field(30.0, gt=0)
-    llm_max_tokens: int = Field(512, ge=16)
-    llm_passages: int = Field(
-        5, ge=1, le=20, description="Passage windows shown to the LLM (fewer = faster local answers)."
+    llm_base_url: str | None = Field(
+        None, description="An OpenAI-compatible server, e.g. `http://127.0.0.1:8080/v1`."
     )
+    llm_model: str = Field("gpt-4o-mini", description="Model name sent to that server.")
+    llm_api_key: SecretStr | None = Field(
+        None, description="Its key, if it wants one (else `OPENAI_API_KEY`)."
+    )
+    llm_timeout: float = Field(30.0, gt=0, description="Seconds one LLM answer may take (then degraded).")
+    llm_max_tokens: int = Field(512, ge=16, description="Tokens an LLM answer may have.")
+    llm_passages: int = Field(5, ge=1, le=20, description="Passage windows shown to the LLM.")
 
     # HTTP
-    api_keys: list[str] = Field(default_factory=list)
-    cors_origins: list[str] = Field(default_factory=list)
-    max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024)
-    max_body_bytes: int = Field(25 * 1024 * 1024, ge=1024)
+    api_keys: CsvList = Field(
+        default_factory=list,
+        description="Comma-separated bearer keys every `/v1` route requires; unset = the API is open.",
+    )
+    allow_open: bool = Field(
+        False,
+        description="Serve on a non-loopback address without `RAG_API_KEYS` (refused otherwise).",
+    )
+    cors_origins: CsvList = Field(default_factory=list, description="Comma-separated origins CORS allows.")
+    max_upload_bytes: int = Field(
+        20 * 1024 * 1024, ge=1024, description="Bytes per uploaded file (413 beyond)."
+    )
+    max_body_bytes: int = Field(25 * 1024 * 1024, ge=1024, description="Bytes per request body (413 beyond).")
 
     # Slack
-    slack_bot_token: SecretStr | None = None
-    slack_signing_secret: SecretStr | None = None
-    slack_app_token: SecretStr | None = None
-    slack_api_url: str = "https://slack.com/api/"
-    slack_ask_visibility: Literal["in_channel", "ephemeral"] = "ephemeral"
+    slack_bot_token: SecretStr | None = Field(None, description="The bot's `xoxb-` token.")
+    slack_signing_secret: SecretStr | None = Field(
+        None, description="Signing secret: enables `POST /slack/events`."
+    )
+    slack_app_token: SecretStr | None = Field(
+        None, description="An `xapp-` token, for `rag slack` (Socket Mode)."
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/", description="Slack's Web API (tests point it elsewhere)."
+    )
+    slack_ask_visibility: Literal["in_channel", "ephemeral"] = Field(
+        "ephemeral", description="Who sees `/ask` answers: the asker only, or the channel."
+    )
 
-    log_level: str = "WARNING"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "WARNING", description="Log level (JSON lines on stderr)."
+    )
 
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
-        # Users write RAG_API_KEYS=a,b in a shell; pydantic-settings would want JSON.
+        # Users write RAG_API_KEYS=a,b in a shell; a JSON list works too.
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
-                return value
+                import json
+
+                try:
+                    return json.loads(text)
+                except ValueError:
+                    raise ValueError("a comma-separated list, or a JSON list of strings") from None
             return [v.strip() for v in text.split(",") if v.strip()]
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

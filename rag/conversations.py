@@ -1,34 +1,23 @@
-"""Conversations: multi-turn chat history in SQLite (``<data>/conversations.sqlite3``).
+"""Conversations: multi-turn chat history in the database (``rag.store.database``).
 
 Input: a conversation id and turns (what the user typed, the standalone question it became,
-the ``Answer``). Output: ``Conversation`` records that survive restarts. Ids are random hex
-strings handed out by ``new_id``; a conversation row exists once its first turn is stored.
+the ``Answer``). Output: ``Conversation`` records that survive restarts and are shared by every
+replica on one database. Ids are random hex strings handed out by ``new_id``; a conversation
+row exists once its first turn is stored.
 """
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
+import sqlalchemy as sa
 from pydantic import BaseModel, Field
 
 from rag.errors import NotFound
 from rag.models import Answer
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS conversations (
-    id TEXT PRIMARY KEY, created_at TEXT NOT NULL, updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS turns (
-    conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-    ordinal INTEGER NOT NULL, message TEXT NOT NULL, question TEXT NOT NULL,
-    answer TEXT NOT NULL, created_at TEXT NOT NULL,
-    PRIMARY KEY (conversation_id, ordinal)
-);
-"""
+from rag.store.database import Database
+from rag.store.schema import conversations, turns
 
 
 class Turn(BaseModel):
@@ -61,41 +50,33 @@ def _now() -> str:
 
 
 class ConversationStore:
-    def __init__(self, data_dir: Path) -> None:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self.db = sqlite3.connect(data_dir / "conversations.sqlite3", check_same_thread=False)
-        self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self.db.executescript(_SCHEMA)
-
-    def close(self) -> None:
-        self.db.close()
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def exists(self, conversation_id: str) -> bool:
-        with self._lock:
-            row = self.db.execute("SELECT 1 FROM conversations WHERE id=?", (conversation_id,)).fetchone()
-        return row is not None
+        with self.db.read() as c:
+            query = sa.select(conversations.c.id).where(conversations.c.id == conversation_id)
+            return c.execute(query).first() is not None
 
     def get(self, conversation_id: str) -> Conversation:
-        with self._lock:
-            head = self.db.execute("SELECT * FROM conversations WHERE id=?", (conversation_id,)).fetchone()
+        with self.db.read() as c:
+            head = c.execute(sa.select(conversations).where(conversations.c.id == conversation_id)).first()
             if head is None:
                 raise NotFound(f"No conversation with id '{conversation_id}'.")
-            rows = self.db.execute(
-                "SELECT * FROM turns WHERE conversation_id=? ORDER BY ordinal", (conversation_id,)
-            ).fetchall()
+            query = (
+                sa.select(turns).where(turns.c.conversation_id == conversation_id).order_by(turns.c.ordinal)
+            )
+            rows = c.execute(query).fetchall()
         return Conversation(
-            id=head["id"],
-            created_at=head["created_at"],
-            updated_at=head["updated_at"],
+            id=head.id,
+            created_at=head.created_at,
+            updated_at=head.updated_at,
             turns=[
                 Turn(
-                    message=r["message"],
-                    question=r["question"],
-                    answer=Answer.model_validate_json(r["answer"]),
-                    created_at=r["created_at"],
+                    message=r.message,
+                    question=r.question,
+                    answer=Answer.model_validate_json(r.answer),
+                    created_at=r.created_at,
                 )
                 for r in rows
             ],
@@ -103,20 +84,29 @@ class ConversationStore:
 
     def append(self, conversation_id: str, message: str, question: str, answer: Answer) -> None:
         now = _now()
-        with self._lock, self.db:
-            self.db.execute(
-                "INSERT INTO conversations VALUES (?, ?, ?) "
-                "ON CONFLICT(id) DO UPDATE SET updated_at=excluded.updated_at",
-                (conversation_id, now, now),
+        with self.db.write() as c:
+            touched = c.execute(
+                conversations.update().where(conversations.c.id == conversation_id).values(updated_at=now)
+            ).rowcount
+            if not touched:
+                c.execute(conversations.insert().values(id=conversation_id, created_at=now, updated_at=now))
+            following = sa.select(sa.func.coalesce(sa.func.max(turns.c.ordinal), -1) + 1).where(
+                turns.c.conversation_id == conversation_id
             )
-            self.db.execute(
-                "INSERT INTO turns SELECT ?, COALESCE(MAX(ordinal), -1) + 1, ?, ?, ?, ? "
-                "FROM turns WHERE conversation_id=?",
-                (conversation_id, message, question, answer.model_dump_json(), now, conversation_id),
+            c.execute(
+                turns.insert().values(
+                    conversation_id=conversation_id,
+                    ordinal=following.scalar_subquery(),
+                    message=message,
+                    question=question,
+                    answer=answer.model_dump_json(),
+                    created_at=now,
+                )
             )
 
     def delete(self, conversation_id: str) -> None:
-        with self._lock, self.db:
-            deleted = self.db.execute("DELETE FROM conversations WHERE id=?", (conversation_id,)).rowcount
+        with self.db.write() as c:
+            c.execute(turns.delete().where(turns.c.conversation_id == conversation_id))
+            deleted = c.execute(conversations.delete().where(conversations.c.id == conversation_id)).rowcount
         if not deleted:
             raise NotFound(f"No conversation with id '{conversation_id}'.")

@@ -23,7 +23,7 @@ from typing import Any
 
 from dateutil import parser as dateparser
 
-from rag.errors import BadInput, UnsupportedFile
+from rag.errors import BadInput, UnreadableFile, UnsupportedFile
 from rag.models import Article
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".json", ".jsonl"}
@@ -40,10 +40,6 @@ _DATE_LINE = re.compile(
 )
 _SEPARATOR = re.compile(r"^\s*[-–—]\s*$")
 _TERMINAL = (".", "!", "?", '"', "'", "”", "’", ":", ";", ")")
-
-
-class SkipFile(Exception):
-    """Raised by a loader when a file cannot become articles; the message is the reason."""
 
 
 @dataclass
@@ -85,13 +81,13 @@ def discover(paths: Iterable[Path]) -> list[Path]:
 
 def _decode(data: bytes) -> str:
     if not data.strip():
-        raise SkipFile("empty file")
+        raise UnreadableFile("empty file")
     if b"\x00" in data[:8192]:
-        raise SkipFile("binary file (contains NUL bytes)")
+        raise UnreadableFile("binary file (contains NUL bytes)")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise SkipFile(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        raise UnreadableFile(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
 
 
 def parse_date(value: Any) -> datetime | None:
@@ -185,7 +181,7 @@ def _load_text(path: Path, data: bytes) -> list[dict[str, Any]]:
     text = _decode(data)
     stories = parse_page(text)
     if not stories:
-        raise SkipFile("no text found")
+        raise UnreadableFile("no text found")
     return stories
 
 
@@ -196,7 +192,7 @@ def _load_html(path: Path, data: bytes) -> list[dict[str, Any]]:
     doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False)
     body = (getattr(doc, "text", None) or "").strip() if doc is not None else ""
     if not body:
-        raise SkipFile("no main text found in the HTML")
+        raise UnreadableFile("no main text found in the HTML")
     return [
         {
             "title": getattr(doc, "title", None) or _short_title(body),
@@ -218,10 +214,10 @@ def _load_pdf(path: Path, data: bytes) -> list[dict[str, Any]]:
         pages = [(page.extract_text() or "").strip() for page in reader.pages]
         meta = reader.metadata
     except (PdfReadError, ValueError, KeyError, TypeError) as exc:
-        raise SkipFile(f"unreadable PDF ({exc})") from exc
+        raise UnreadableFile(f"unreadable PDF ({exc})") from exc
     body = "\n\n".join(p for p in pages if p)
     if not body.strip():
-        raise SkipFile("PDF has no extractable text (scanned images?)")
+        raise UnreadableFile("PDF has no extractable text (scanned images?)")
     title = (meta.title if meta and meta.title else None) or body.strip().split("\n", 1)[0][:120]
     return [
         {
@@ -243,7 +239,7 @@ def _records(path: Path, data: bytes) -> list[Any]:
             return [json.loads(line) for line in text.splitlines() if line.strip()]
         parsed = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise SkipFile(f"malformed JSON (line {exc.lineno}: {exc.msg})") from exc
+        raise UnreadableFile(f"malformed JSON (line {exc.lineno}: {exc.msg})") from exc
     if isinstance(parsed, dict):
         for key in ("articles", "documents", "records", "data"):
             if isinstance(parsed.get(key), list):
@@ -251,7 +247,7 @@ def _records(path: Path, data: bytes) -> list[Any]:
         return [parsed]
     if isinstance(parsed, list):
         return parsed
-    raise SkipFile("JSON must hold an object or a list of objects")
+    raise UnreadableFile("JSON must hold an object or a list of objects")
 
 
 def _load_json(path: Path, data: bytes) -> list[dict[str, Any]]:
@@ -270,7 +266,7 @@ def _load_json(path: Path, data: bytes) -> list[dict[str, Any]]:
             story[key] = str(story[key]).strip() if story[key] not in (None, "") else None
         stories.append(story)
     if not stories:
-        raise SkipFile("no records with a non-empty 'body' or 'text' field")
+        raise UnreadableFile("no records with a non-empty 'body' or 'text' field")
     return stories
 
 
@@ -287,7 +283,7 @@ _LOADERS = {
 
 
 def load_bytes(path: Path, data: bytes, origin: str | None = None) -> list[Article]:
-    """Turn one file's bytes into articles; raises ``SkipFile`` or ``UnsupportedFile``."""
+    """Turn one file's bytes into articles; raises ``UnreadableFile`` or ``UnsupportedFile``."""
     loader = _LOADERS.get(path.suffix.lower())
     if loader is None:
         raise UnsupportedFile(

@@ -81,11 +81,9 @@ def int8_model(source: Path, cache: Path) -> Path:
 
     The packaged model's weights are int8 on disk, but ONNX Runtime expands them to float32 at
     load, so every product runs in float32, and the clause embedding is most of a search's time.
-    In int8 it runs ~1.5x faster (a question's clauses: ~12 -> ~8 ms here) with vectors within
-    cosine 0.98 of the float32 ones (0.991 on average over the dev questions' clauses); the
-    ranker, refitted on them, finds the same evidence (MultiHop-RAG evidence recall@10 +0.003 by
-    question, -0.001 on unseen articles: noise). Quantizing the embedding table as well moved
-    the vectors twice as far for no more speed.
+    In int8 it runs faster with vectors close to the float32 ones, and the ranker refitted on
+    them finds the same evidence; quantizing the embedding table as well moved the vectors twice
+    as far for no more speed (docs/retrieval-log.md, "int8 question encoder").
     """
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
     target = cache / f"{digest}-ort{ort.__version__}-int8.onnx"
@@ -219,6 +217,34 @@ class OnnxEmbedding(BaseEmbedding):
         if not out:
             return np.zeros((0, 0), dtype=np.float32)
         return np.vstack(out)
+
+    def embed_tokens(self, texts: list[str]) -> list[tuple[np.ndarray, list[tuple[int, int]]]]:
+        """Per text, its tokens' contextual vectors (tokens x d, unit length, float32; the
+        special tokens left out) and each token's (start, end) character offsets in the text:
+        what a token-by-token alignment of two texts reads (``rag.verification``)."""
+        out: list[tuple[np.ndarray, list[tuple[int, int]]]] = []
+        for i in range(0, len(texts), self.embed_batch_size):
+            batch = [t if t.strip() else " " for t in texts[i : i + self.embed_batch_size]]
+            encodings = self._tokenizer.encode_batch(batch)
+            ids = np.array([e.ids for e in encodings], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+            feeds = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self._input_names:
+                feeds["token_type_ids"] = np.zeros_like(ids)
+            with self._one_run:
+                hidden = self._session.run(None, feeds)[0]
+            for encoding, states in zip(encodings, hidden, strict=True):
+                keep = [
+                    j
+                    for j, (special, m) in enumerate(
+                        zip(encoding.special_tokens_mask, encoding.attention_mask, strict=True)
+                    )
+                    if m and not special
+                ]
+                vectors = states[keep].astype(np.float32)
+                vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+                out.append((vectors, [encoding.offsets[j] for j in keep]))
+        return out
 
     def _get_query_embedding(self, query: str) -> list[float]:
         return self.embed_queries([query])[0].tolist()

@@ -7,22 +7,24 @@ methods; none of them holds retrieval or prompting logic.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from rag import runtime
 from rag.answer import Answerer, refusal
 from rag.chat import Condenser, Exchange, follow_up_focus
 from rag.config import Settings
 from rag.conversations import ChatReply, ConversationStore, new_id
 from rag.embeddings import OnnxEmbedding, embedding
 from rag.errors import BadInput, NothingIndexed
+from rag.feedback import FeedbackStore
 from rag.ingest import Ingestor, Progress, index_signature
 from rag.llm import LLMClient
 from rag.models import Answer, Article, ArticleInfo, Filters, IngestReport, Passage, StreamEvent
-from rag.retrieve import Retriever
+from rag.retrieval import INDEX_EXTENSIONS, Retriever
 from rag.store import Store
-from rag.summarize import Summarizer, Summary
+from rag.store.database import Database, database_url
+from rag.summary import Summarizer, Summary
 from rag.uploads import NewDocument, save_document, save_files
 
 log = logging.getLogger(__name__)
@@ -37,12 +39,23 @@ def clean_question(question: str | None) -> str:
     return text
 
 
+# How long a write waits for another process's ingest before it is refused (StoreBusy).
+INGEST_WAIT_SECONDS = 30.0
+
+
 class Engine:
+    """The store, the embedding model, retrieval, answering, conversations and feedback of one
+    corpus; every transport calls these methods."""
+
     def __init__(self, settings: Settings | None = None, embed: OnnxEmbedding | None = None) -> None:
         self.settings = settings or Settings()
+        runtime.prepare_process()
+        data_dir = self.settings.resolved_data_dir()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.database = Database(database_url(self.settings.database_url, data_dir), data_dir)
         # Loading the model takes ~0.5 s; tests and benchmarks share one between engines.
         self.embed = embed or embedding(self.settings)
-        self.store = Store(self.settings)
+        self.store = Store(self.settings, self.database, INDEX_EXTENSIONS)
         if self.settings.chroma_url:  # a replica over a shared Chroma server
             self.store.restore_catalog(index_signature(self.store, self.embed))
         self.retriever = Retriever(self.store, self.embed)
@@ -50,32 +63,34 @@ class Engine:
         use_llm = self.settings.llm_configured and self.settings.answerer != "extractive"
         self.llm = LLMClient(self.settings) if use_llm else None
         self.answerer = Answerer(self.embed, self.settings, self.llm)
-        self.conversations = ConversationStore(self.store.data_dir)
+        self.conversations = ConversationStore(self.database)
+        self.feedback = FeedbackStore(self.database)
         self.condenser = Condenser(self.llm)
-        # One ingest at a time per engine: concurrent uploads would interleave repair markers.
-        self._ingest_lock = threading.Lock()
 
     def close(self) -> None:
         self.retriever.close()
-        self.store.close()
-        self.conversations.close()
+        self.database.close()
 
     # --- documents --------------------------------------------------------------------
     def ingest(
         self, paths: Sequence[Path], sync: bool = False, progress: Progress | None = None
     ) -> IngestReport:
-        return Ingestor(self.store, self.embed).run(paths, sync=sync, progress=progress)
+        """Ingest files and folders (one writer at a time per corpus, across processes)."""
+        with self.store.writing(wait=INGEST_WAIT_SECONDS):
+            return Ingestor(self.store, self.embed).run(paths, sync=sync, progress=progress)
 
     def upload(self, files: Sequence[tuple[str, bytes]]) -> IngestReport:
         """Save uploaded (filename, bytes) under ``<data>/uploads`` and ingest them."""
         folder = self.store.data_dir / "uploads"
-        with self._ingest_lock:
-            return self.ingest(save_files(folder, files, self.settings.max_upload_bytes))
+        with self.store.writing(wait=INGEST_WAIT_SECONDS):
+            saved = save_files(folder, files, self.settings.max_upload_bytes)
+            return Ingestor(self.store, self.embed).run(saved)
 
     def add_document(self, doc: NewDocument) -> IngestReport:
         folder = self.store.data_dir / "uploads"
-        with self._ingest_lock:
-            return self.ingest([save_document(folder, doc, self.settings.max_upload_bytes)])
+        with self.store.writing(wait=INGEST_WAIT_SECONDS):
+            saved = save_document(folder, doc, self.settings.max_upload_bytes)
+            return Ingestor(self.store, self.embed).run([saved])
 
     def documents(self) -> list[ArticleInfo]:
         return self.store.list_articles()
@@ -89,7 +104,7 @@ class Engine:
         stay."""
         self.store.get_article(document_id)  # raises NotFound
         path = self.store.file_of(document_id)
-        with self._ingest_lock:
+        with self.store.writing(wait=INGEST_WAIT_SECONDS):
             self.store.remove_articles([document_id])
             uploads = (self.store.data_dir / "uploads").resolve()
             if path and Path(path).parent == uploads and not self.store.article_hashes(path):

@@ -1,13 +1,20 @@
-"""The engine's error tree. Transports translate these in one place each.
+"""The engine's error tree. Transports translate these in one place each (``api/errors.py`` for
+HTTP, ``api/cli/__init__.py`` for the terminal, the Slack bot's ``reply``).
 
     RagError
     ├── BadInput              the caller sent something unusable (HTTP 400, exit 2)
     │   ├── UnsupportedFile   a file type we cannot read (HTTP 415)
-    │   └── FileTooLarge      an upload over RAG_MAX_UPLOAD_BYTES (HTTP 413)
+    │   ├── FileTooLarge      an upload over RAG_MAX_UPLOAD_BYTES (HTTP 413)
+    │   ├── TooLarge          a request over a size limit, e.g. a text to verify (HTTP 413)
+    │   └── UnreadableFile    a file that holds no article (skipped, listed in the ingest report)
     ├── NotFound              a document / conversation id that does not exist (HTTP 404)
     ├── NothingIndexed        asking before anything was ingested (HTTP 503 / exit 1)
-    ├── StoreUnavailable      Chroma (embedded or server) cannot be reached (HTTP 503)
+    ├── StoreUnavailable      the database or Chroma cannot be reached (HTTP 503)
+    ├── StoreBusy             another process is writing the corpus (HTTP 409)
+    ├── IndexMismatch         the index or the ranker was built with other settings (HTTP 503)
+    ├── FetchFailed           a URL could not be fetched or holds no article
     └── LLMUnavailable        the configured LLM failed (callers usually degrade instead)
+        └── LocalModelMissing the offline model is not installed
 
 Messages say what failed and what to do about it.
 """
@@ -33,6 +40,16 @@ class FileTooLarge(BadInput):
     kind = "payload_too_large"
 
 
+class TooLarge(BadInput):
+    kind = "payload_too_large"
+
+
+class UnreadableFile(BadInput):
+    """A file that cannot become articles; the message is the reason the report shows."""
+
+    kind = "unreadable_file"
+
+
 class NotFound(RagError):
     kind = "not_found"
 
@@ -47,8 +64,24 @@ class NothingIndexed(RagError):
 
 
 class StoreUnavailable(RagError):
-    kind = "store_unavailable"
+    kind = "unavailable"
+
+
+class StoreBusy(RagError):
+    kind = "busy"
+
+
+class IndexMismatch(RagError):
+    kind = "index_mismatch"
+
+
+class FetchFailed(RagError):
+    kind = "fetch_failed"
 
 
 class LLMUnavailable(RagError):
     kind = "llm_unavailable"
+
+
+class LocalModelMissing(LLMUnavailable):
+    kind = "local_llm_missing"

@@ -33,7 +33,7 @@ from rag.config import Settings
 from rag.errors import BadInput
 from rag.ingest import Progress as IngestProgress
 from rag.models import Answer, Passage
-from rag.rank import fitted_on
+from rag.retrieval.ranker import fitted_on
 
 if TYPE_CHECKING:
     from rag.engine import Engine

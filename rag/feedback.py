@@ -1,4 +1,4 @@
-"""Feedback on answers: what was answered, and who rated it 👍 or 👎 (SQLite in the data dir).
+"""Feedback on answers: what was answered, and who rated it 👍 or 👎 (in the database).
 
 A transport calls ``remember`` when it delivers an answer and puts the returned id on its
 feedback buttons (Slack button values are too small to carry the answer itself); a click calls
@@ -8,38 +8,19 @@ One rating per user and answer: clicking again changes the rating.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from typing import Literal
 
+import sqlalchemy as sa
 from pydantic import BaseModel
 
-from rag.config import Settings
 from rag.errors import NotFound
 from rag.models import Answer
+from rag.store.database import Database
+from rag.store.schema import answers, ratings
 
 Rating = Literal["up", "down"]
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS answers (
-    id TEXT PRIMARY KEY,
-    created_at TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    conversation_id TEXT,
-    question TEXT NOT NULL,
-    answer_json TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS ratings (
-    answer_id TEXT NOT NULL REFERENCES answers(id),
-    user TEXT NOT NULL,
-    rating TEXT NOT NULL CHECK (rating IN ('up', 'down')),
-    created_at TEXT NOT NULL,
-    PRIMARY KEY (answer_id, user)
-);
-"""
 
 
 class Feedback(BaseModel):
@@ -58,19 +39,8 @@ class Feedback(BaseModel):
 
 
 class FeedbackStore:
-    def __init__(self, settings: Settings) -> None:
-        data_dir = settings.resolved_data_dir()
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self.path = data_dir / "feedback.sqlite3"
-        with self._db() as db:
-            db.executescript(SCHEMA)
-
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        # A connection per call: callers are request threads, and SQLite serialises writers.
-        with closing(sqlite3.connect(self.path, timeout=10)) as db, db:
-            db.row_factory = sqlite3.Row
-            yield db
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     def remember(
         self,
@@ -84,54 +54,61 @@ class FeedbackStore:
         ``question`` is what the user wrote (a follow-up's answer carries the rewritten one).
         """
         answer_id = uuid.uuid4().hex
-        with self._db() as db:
-            db.execute(
-                "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    answer_id,
-                    _now(),
-                    channel,
-                    conversation_id,
-                    question or answer.question or "",
-                    answer.model_dump_json(),
-                ),
+        with self.db.write() as c:
+            c.execute(
+                answers.insert().values(
+                    id=answer_id,
+                    created_at=_now(),
+                    channel=channel,
+                    conversation_id=conversation_id,
+                    question=question or answer.question or "",
+                    answer_json=answer.model_dump_json(),
+                )
             )
         return answer_id
 
     def rate(self, answer_id: str, user: str, rating: Rating) -> Feedback:
-        with self._db() as db:
-            if db.execute("SELECT 1 FROM answers WHERE id=?", (answer_id,)).fetchone() is None:
+        with self.db.write() as c:
+            if c.execute(sa.select(answers.c.id).where(answers.c.id == answer_id)).first() is None:
                 raise NotFound(f"No answer with id '{answer_id}' to rate.")
-            db.execute(
-                "INSERT INTO ratings VALUES (?, ?, ?, ?) ON CONFLICT (answer_id, user) "
-                "DO UPDATE SET rating=excluded.rating, created_at=excluded.created_at",
-                (answer_id, user, rating, _now()),
+            mine = (ratings.c.answer_id == answer_id) & (ratings.c.user == user)
+            c.execute(ratings.delete().where(mine))
+            c.execute(
+                ratings.insert().values(answer_id=answer_id, user=user, rating=rating, created_at=_now())
             )
         return self.list(answer_id=answer_id, user=user)[0]
 
     def list(self, answer_id: str | None = None, user: str | None = None) -> list[Feedback]:
         """Ratings, newest first (optionally of one answer / by one user)."""
-        with self._db() as db:
-            rows = db.execute(
-                "SELECT r.answer_id, r.rating, r.user, r.created_at, a.channel, a.conversation_id, "
-                "a.question, a.answer_json FROM ratings r JOIN answers a ON a.id = r.answer_id "
-                "WHERE (:answer_id IS NULL OR r.answer_id = :answer_id) "
-                "AND (:user IS NULL OR r.user = :user) "
-                "ORDER BY r.created_at DESC, r.rowid DESC",
-                {"answer_id": answer_id, "user": user},
-            ).fetchall()
+        r, a = ratings.c, answers.c
+        query = sa.select(
+            r.answer_id,
+            r.rating,
+            r.user,
+            r.created_at,
+            a.channel,
+            a.conversation_id,
+            a.question,
+            a.answer_json,
+        ).join_from(ratings, answers, a.id == r.answer_id)
+        if answer_id is not None:
+            query = query.where(r.answer_id == answer_id)
+        if user is not None:
+            query = query.where(r.user == user)
+        with self.db.read() as c:
+            rows = c.execute(query.order_by(r.created_at.desc())).fetchall()
         out = []
-        for r in rows:
-            answer = Answer.model_validate_json(r["answer_json"])
+        for row in rows:
+            answer = Answer.model_validate_json(row.answer_json)
             out.append(
                 Feedback(
-                    answer_id=r["answer_id"],
-                    rating=r["rating"],
-                    user=r["user"],
-                    created_at=r["created_at"],
-                    channel=r["channel"],
-                    conversation_id=r["conversation_id"],
-                    question=r["question"],
+                    answer_id=row.answer_id,
+                    rating=row.rating,
+                    user=row.user,
+                    created_at=row.created_at,
+                    channel=row.channel,
+                    conversation_id=row.conversation_id,
+                    question=row.question,
                     answer=answer.answer,
                     refused=answer.refused,
                     citations=len(answer.citations),
@@ -141,4 +118,4 @@ class FeedbackStore:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat()

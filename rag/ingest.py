@@ -24,12 +24,12 @@ from llama_index.core.node_parser import SentenceSplitter
 from llama_index.core.schema import MetadataMode, TextNode
 from llama_index.core.utils import get_tokenizer
 
-from rag.documents import SkipFile, content_hash, discover, file_hash, iter_files, load_bytes
+from rag.documents import content_hash, discover, file_hash, iter_files, load_bytes
 from rag.embeddings import OnnxEmbedding
-from rag.errors import RagError
+from rag.errors import RagError, UnreadableFile
 from rag.models import Article, IngestReport, SkippedFile
-from rag.sentences import split_sentences
 from rag.store import Chunk, Store
+from rag.text import split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,7 @@ BATCH_ARTICLES = 16
 BACKFILL_CHUNKS = 256  # chunks given sentence vectors per commit when upgrading an index
 
 Progress = Callable[[int, int, str], None]  # (done, total, what): articles; chunks for a backfill
+Pending = dict[str, tuple[Article, str, str]]  # article id -> (article, file, stored hash)
 
 
 def index_signature(store: Store, embed: OnnxEmbedding) -> str:
@@ -50,14 +51,15 @@ def _stored_hash(article: Article, signature: str) -> str:
     return hashlib.sha256(f"{article.content_hash}|{signature}".encode()).hexdigest()
 
 
-def _locate(text: str, chunk: str, hint: int) -> tuple[int, int]:
+def _locate(article: Article, chunk: str, hint: int) -> tuple[int, int]:
     """Find a chunk's span in the article when the splitter could not (whitespace changed)."""
-    pattern = r"\s+".join(re.escape(tok) for tok in chunk.split())
-    match = re.compile(pattern).search(text, max(0, hint))
+    pattern = re.compile(r"\s+".join(re.escape(tok) for tok in chunk.split()))
+    match = pattern.search(article.text, max(0, hint)) or pattern.search(article.text)
     if match is None:
-        match = re.compile(pattern).search(text)
-    if match is None:
-        raise ValueError("chunk not found in article text")
+        raise UnreadableFile(
+            f"{article.origin}: a chunk of '{article.title[:60]}' cannot be placed in its text, so it "
+            "could not be cited exactly; please report this file."
+        )
     return match.start(), match.end()
 
 
@@ -127,7 +129,7 @@ class Ingestor:
                 content = node.get_content(metadata_mode=MetadataMode.NONE)
                 start, end = node.start_char_idx, node.end_char_idx
                 if start is None or end is None or article.text[start:end] != content:
-                    start, end = _locate(article.text, content, hint)
+                    start, end = _locate(article, content, hint)
                 hint = start + 1
                 out.append(
                     Chunk(f"{article.id}:{ordinal}", article.id, ordinal, start, end, article.text[start:end])
@@ -150,21 +152,52 @@ class Ingestor:
         self.store.set_meta("dirty", "1")
         # File hashes only vouch for articles indexed with today's model and chunking.
         trust_files = self.store.get_meta("signature") == self.signature
+        pending: Pending = {} if trust_files else self._reembed_all(report)
+        finished, seen = self._scan(roots, trust_files, pending, report)
+        if sync:
+            for known in self.store.known_files():
+                inside = any(Path(known) == r or Path(known).is_relative_to(r) for r in roots)
+                if inside and known not in seen:
+                    report.removed.extend(self.store.remove_file(known))
+        self._write(list(pending.values()), report, progress)
+        # File hashes are recorded last: a file is "unchanged" only once all its articles are in.
+        for key, digest in finished.items():
+            self.store.set_file(key, digest)
+        if self.sentence_vectors:
+            self._backfill_sentence_vectors(progress)
+        upgraded = self.store.fill_passage_spans()  # an index from before passage spans
+        if upgraded:
+            log.info("passage spans added", extra={"articles": upgraded})
+        self.store.lexical()  # rebuilds the keyword index if anything changed
+        self.store.set_meta("signature", self.signature)
+        self.store.set_meta("dirty", "")
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
 
-        pending: dict[str, tuple[Article, str, str]] = {}  # id -> (article, file, stored hash)
-        if not trust_files and self.store.count_articles():
-            # A new model or chunking: vectors of the old one cannot be mixed in, so the
-            # collection is recreated and every stored article re-embedded from its text.
-            self.store.reset_vectors()
-            for article, file_path in self.store.iter_articles():
-                article.content_hash = content_hash(article)
-                pending[article.id] = (article, file_path, _stored_hash(article, self.signature))
-                report.updated.append(article.id)
-        finished_files: dict[str, str] = {}
-        seen_files: set[str] = set()
+    def _reembed_all(self, report: IngestReport) -> Pending:
+        """A new model or chunking: vectors of the old one cannot be mixed in, so the collection
+        is recreated and every stored article re-embedded from its text."""
+        pending: Pending = {}
+        if not self.store.count_articles():
+            return pending
+        self.store.reset_vectors()
+        for article, file_path in self.store.iter_articles():
+            article.content_hash = content_hash(article)
+            pending[article.id] = (article, file_path, _stored_hash(article, self.signature))
+            report.updated.append(article.id)
+        return pending
+
+    def _scan(
+        self, roots: list[Path], trust_files: bool, pending: Pending, report: IngestReport
+    ) -> tuple[dict[str, str], set[str]]:
+        """Read the files under ``roots``: new or changed articles join ``pending``, articles a
+        changed file no longer holds are removed. Returns the files read (path -> hash) and
+        every file seen."""
+        finished: dict[str, str] = {}
+        seen: set[str] = set()
         for path, data, reason in iter_files(roots):
             key = str(path)
-            seen_files.add(key)
+            seen.add(key)
             if data is None:
                 report.skipped.append(SkippedFile(path=key, reason=reason or "unreadable"))
                 continue
@@ -175,11 +208,10 @@ class Ingestor:
                 continue
             try:
                 articles = load_bytes(path, data, origin=_display(path))
-            except (SkipFile, RagError) as exc:
+            except RagError as exc:
                 report.skipped.append(SkippedFile(path=key, reason=str(exc)))
                 continue
-            current = {a.id for a in articles}
-            gone = [doc_id for doc_id in previous if doc_id not in current]
+            gone = [doc_id for doc_id in previous if doc_id not in {a.id for a in articles}]
             if gone:
                 self.store.remove_articles(gone)
                 report.removed.extend(gone)
@@ -191,60 +223,39 @@ class Ingestor:
                 if article.id not in pending:
                     (report.updated if article.id in previous else report.added).append(article.id)
                 pending[article.id] = (article, key, stored)
-            finished_files[key] = digest
+            finished[key] = digest
+        return finished, seen
 
-        if sync:
-            for known in self.store.known_files():
-                inside = any(Path(known) == r or Path(known).is_relative_to(r) for r in roots)
-                if inside and known not in seen_files:
-                    report.removed.extend(self.store.remove_file(known))
-
-        todo = list(pending.values())
+    def _write(
+        self, todo: list[tuple[Article, str, str]], report: IngestReport, progress: Progress | None
+    ) -> None:
+        """Chunk, embed and store ``todo`` (article, file, stored hash), a batch per commit."""
         total = len(todo)
         if progress:
             progress(0, total, "embedding")
         for i in range(0, total, BATCH_ARTICLES):
             batch = todo[i : i + BATCH_ARTICLES]
             chunks, vectors = self.chunk_and_embed([a for a, _, _ in batch])
+            sentences = [c.text for article_chunks in chunks for c in article_chunks]
             self.store.write_articles(
-                [(a, f, c) for (a, f, _), c in zip(batch, chunks, strict=True)],
+                [(a, f, h, c) for (a, f, h), c in zip(batch, chunks, strict=True)],
                 vectors,
-                {a.id: h for a, _, h in batch},
-                self.embed_sentences([c.text for article_chunks in chunks for c in article_chunks])
-                if self.sentence_vectors
-                else (),
+                self.embed_sentences(sentences) if self.sentence_vectors else (),
             )
             report.chunks_embedded += len(vectors)
             if progress:
                 progress(min(i + BATCH_ARTICLES, total), total, "embedding")
-        # File hashes are recorded last: a file is "unchanged" only once all its articles are in.
-        for key, digest in finished_files.items():
-            self.store.set_file(key, digest)
-        if self.sentence_vectors:
-            self._backfill_sentence_vectors(progress)
-        upgraded = self.store.fill_passage_spans()  # an index from before passage spans: ~10 ms an article
-        if upgraded:
-            log.info("passage spans added", extra={"articles": upgraded})
-        self.store.bm25()  # rebuilds the keyword index if anything changed
-        self.store.set_meta("signature", self.signature)
-        self.store.set_meta("dirty", "")
-        report.seconds = round(time.perf_counter() - started, 3)
-        return report
 
     def _backfill_sentence_vectors(self, progress: Progress | None) -> None:
         """Sentence vectors for chunks indexed before they existed (or restored from a Chroma
         server), so an upgraded index gains them without re-embedding its chunks."""
-        total = self.store.count_chunks_without_sentence_vectors()
-        done = 0
-        while done < total:
-            todo = self.store.chunks_without_sentence_vectors(BACKFILL_CHUNKS)
-            if not todo:
-                break
+        missing = self.store.without_sentence_vectors()
+        for done in range(0, len(missing), BACKFILL_CHUNKS):
+            todo = missing[done : done + BACKFILL_CHUNKS]
             vectors = self.embed_sentences([text for _, text in todo])
             self.store.add_sentence_vectors([(cid, v) for (cid, _), v in zip(todo, vectors, strict=True)])
-            done += len(todo)
             if progress:
-                progress(min(done, total), total, "sentence vectors")
+                progress(done + len(todo), len(missing), "sentence vectors")
 
 
 def _display(path: Path) -> str:

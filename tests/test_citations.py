@@ -9,8 +9,7 @@ from rag.documents import load_bytes
 from rag.embeddings import OnnxEmbedding
 from rag.engine import Engine
 from rag.models import Answer, Article, Passage
-
-from .conftest import SEED
+from tests.conftest import SEED
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.documents import SkipFile, load_bytes
-from rag.errors import UnsupportedFile
-
-from .conftest import MULTIHOP, SEED
+from rag.documents import load_bytes
+from rag.errors import UnreadableFile, UnsupportedFile
+from tests.conftest import MULTIHOP, SEED
 
 
 def _ws(text: str) -> str:
@@ -129,7 +128,7 @@ def test_pdf_text_is_extracted(tmp_path: Path) -> None:
 def test_bad_files_are_skipped_with_reason(tmp_path: Path, name: str, data: bytes, reason: str) -> None:
     path = tmp_path / name
     path.write_bytes(data)
-    with pytest.raises(SkipFile, match=reason):
+    with pytest.raises(UnreadableFile, match=reason):
         load_bytes(path, data)
 
 

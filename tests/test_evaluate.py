@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ from rag.evaluate import (
     report,
     score_retrieval,
 )
-from tests.conftest import MULTIHOP
+from tests.conftest import MULTIHOP, RAG
 
 SUBSET = 12  # the first 12 dev queries, plus the next NULLS null queries
 NULLS = 3
@@ -106,7 +105,7 @@ def test_retrieval_and_refusals_clear_the_floor(evaluated: tuple[EvalReport, Pat
 
 def rag(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "rag", *args], cwd=cwd, capture_output=True, text=True, timeout=240
+        [*RAG, *args], cwd=cwd, capture_output=True, text=True, timeout=240
     )
 
 

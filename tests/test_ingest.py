@@ -7,24 +7,33 @@ import shutil
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from llama_index.core.utils import get_tokenizer
 
 from rag.engine import Engine
 from rag.errors import BadInput
-from rag.names import NAMES_FILE
-from rag.sentences import sentence_spans, split_sentences
-from rag.store import BM25_FORMAT, Store
+from rag.retrieval.names import NAMES_FILE
+from rag.store.catalog import Catalog
+from rag.store.lexical import FORMAT
+from rag.text import sentence_spans, split_sentences
 from tests.conftest import SEED
 
 
-def _chunk_rows(store: Store) -> list[dict]:
-    return [dict(r) for r in store.db.execute('SELECT id, document_id, start, "end", text FROM chunks')]
+def sql(engine: Engine, query: str) -> list[dict]:
+    """Rows of a query on the engine's database (tests read and damage it directly)."""
+    with engine.database.write() as c:
+        result = c.execute(sa.text(query))
+        return [dict(r._mapping) for r in result] if result.returns_rows else []
+
+
+def _chunk_rows(engine: Engine) -> list[dict]:
+    return sql(engine, 'SELECT id, document_id, start, "end", text FROM chunks ORDER BY seq')
 
 
 def _assert_consistent(engine: Engine) -> None:
     """Chroma holds exactly the committed chunks, and every chunk is its article's exact span."""
-    rows = _chunk_rows(engine.store)
-    stored = engine.store.collection.get(include=[])["ids"]
+    rows = _chunk_rows(engine)
+    stored = engine.store.vector_ids()
     assert sorted(stored) == sorted(r["id"] for r in rows)
     for r in rows:
         article = engine.store.get_article(r["document_id"])
@@ -35,14 +44,14 @@ def _assert_consistent(engine: Engine) -> None:
     sentences = {r["id"]: len(split_sentences(r["text"])) for r in rows}
     assert {cid: len(v) // dim for cid, v in vectors.items()} == sentences
     for table in ("sentence_vectors", "passage_spans"):
-        (orphans,) = engine.store.db.execute(
-            f"SELECT COUNT(*) FROM {table} WHERE chunk_id NOT IN (SELECT id FROM chunks)"
-        ).fetchone()
-        assert orphans == 0
+        (orphans,) = sql(
+            engine, f"SELECT COUNT(*) AS n FROM {table} WHERE chunk_id NOT IN (SELECT id FROM chunks)"
+        )
+        assert orphans["n"] == 0
     # Every chunk has its passage span: the chunk and whole sentences around it, within the chunk size.
     spans = {
-        r[0]: (r[1], r[2])
-        for r in engine.store.db.execute('SELECT chunk_id, start, "end" FROM passage_spans')
+        r["chunk_id"]: (r["start"], r["end"])
+        for r in sql(engine, 'SELECT chunk_id, start, "end" FROM passage_spans')
     }
     tokens = get_tokenizer()
     for r in rows:
@@ -62,7 +71,7 @@ def test_ingest_reports_and_keeps_exact_offsets(engine: Engine, corpus_dir: Path
     _assert_consistent(engine)
     # No chunk spans two stories: each chunk lies inside one article's text.
     china = next(d for d in engine.documents() if d.title.startswith("China"))
-    for r in _chunk_rows(engine.store):
+    for r in _chunk_rows(engine):
         if r["document_id"] == china.id:
             assert "Moldova" not in r["text"] and "Zelensky" not in r["text"]
 
@@ -83,7 +92,7 @@ def test_changed_file_replaces_its_chunks(engine: Engine, tmp_path: Path) -> Non
     page.write_text("Rates decision\nREUTERS: The central bank cut rates to 4 percent on Thursday.\n")
     report = engine.ingest([folder])
     assert len(report.updated) == 1 and report.chunks_embedded == 1
-    texts = [r["text"] for r in _chunk_rows(engine.store)]
+    texts = [r["text"] for r in _chunk_rows(engine)]
     assert texts == ["The central bank cut rates to 4 percent on Thursday."]
     hits = engine.search("central bank rates")
     assert all("5 percent" not in p.text for p in hits)
@@ -125,25 +134,19 @@ def test_missing_path_is_a_clear_error(engine: Engine, tmp_path: Path) -> None:
 def test_interrupted_ingest_is_completed_without_duplicates(
     engine: Engine, corpus_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A crash after Chroma was written but before SQLite committed (the worst moment)."""
-    real_write = Store.write_articles
+    """A crash after Chroma was written but before the database committed (the worst moment)."""
     calls = {"n": 0}
 
-    def crash_after_vectors(self: Store, items, embeddings, stored_hash, sentences) -> None:  # type: ignore[no-untyped-def]
+    def crash_before_commit(*args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         calls["n"] += 1
-        self._delete_vectors([a.id for a, _, _ in items])
-        self.collection.upsert(
-            ids=[c.id for _, _, cs in items for c in cs],
-            embeddings=embeddings,
-            documents=[c.text for _, _, cs in items for c in cs],
-        )
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(Store, "write_articles", crash_after_vectors)
-    with pytest.raises(KeyboardInterrupt):
-        engine.ingest([corpus_dir])
+    with monkeypatch.context() as patch:
+        patch.setattr(Catalog, "replace_articles", crash_before_commit)
+        with pytest.raises(KeyboardInterrupt):
+            engine.ingest([corpus_dir])
     assert calls["n"] == 1 and engine.store.count_articles() == 0
-    monkeypatch.setattr(Store, "write_articles", real_write)
+    assert engine.store.vector_ids()  # the vectors of the first batch were written
     report = engine.ingest([corpus_dir])
     assert len(report.added) == 5
     _assert_consistent(engine)
@@ -167,17 +170,18 @@ def test_an_index_from_an_older_version_is_rebuilt_on_first_search(
     """A data dir whose keyword index predates the sentence index keeps working: it is rebuilt."""
     engine.ingest([corpus_dir])
     engine.close()
-    manifest = engine.store.bm25_dir / "chunks.json"
+    folder = engine.store.data_dir / "bm25"
+    manifest = folder / "chunks.json"
     old = json.loads(manifest.read_text())
     old.pop("format"), old.pop("sentence_counts")
     manifest.write_text(json.dumps(old))
-    shutil.rmtree(engine.store.bm25_dir / "sentences")
-    (engine.store.bm25_dir / NAMES_FILE).unlink()
+    shutil.rmtree(folder / "sentences")
+    (folder / NAMES_FILE).unlink()
     other = Engine(engine.settings, embed=embed)
     assert other.search("Moldova gas")[0].title.startswith("Moldova")
-    assert other.store.bm25().sentences is not None
-    assert (other.store.bm25_dir / NAMES_FILE).exists()
-    assert json.loads(manifest.read_text())["format"] == BM25_FORMAT
+    assert other.store.lexical().sentences is not None
+    assert (folder / NAMES_FILE).exists()
+    assert json.loads(manifest.read_text())["format"] == FORMAT
     other.close()
 
 
@@ -210,13 +214,12 @@ def test_an_index_without_sentence_vectors_gains_them_without_re_embedding(
 ) -> None:
     """An index written before sentence vectors existed is upgraded by the next ingest."""
     engine.ingest([corpus_dir])
-    with engine.store.db:
-        engine.store.db.execute("DELETE FROM sentence_vectors")
+    sql(engine, "DELETE FROM sentence_vectors")
     steps: list[str] = []
     report = engine.ingest([corpus_dir], progress=lambda done, total, what: steps.append(what))
     assert report.chunks_embedded == 0 and "sentence vectors" in steps
     _assert_consistent(engine)
-    rows = _chunk_rows(engine.store)
+    rows = _chunk_rows(engine)
     vectors = engine.store.sentence_vectors([rows[0]["id"]])[rows[0]["id"]]
     first = split_sentences(rows[0]["text"])[0]
     vector = vectors[: engine.embed.dimension].astype(float)
@@ -229,11 +232,10 @@ def test_an_index_without_passage_spans_gains_them_at_the_next_ingest(
     """An index written before passage spans existed returns bare chunks until the next ingest adds them."""
     question = "What is China providing Russia?"
     grown = seeded.search(question, k=4)
-    with seeded.store.db:
-        seeded.store.db.execute("DELETE FROM passage_spans")
+    sql(seeded, "DELETE FROM passage_spans")
     bare = seeded.search(question, k=4)
     assert [p.id for p in bare] == [p.id for p in grown]
-    chunks = {r["id"]: r for r in _chunk_rows(seeded.store)}
+    chunks = {r["id"]: r for r in _chunk_rows(seeded)}
     assert all(
         (p.start, p.end, p.text) == (chunks[p.id]["start"], chunks[p.id]["end"], chunks[p.id]["text"])
         for p in bare

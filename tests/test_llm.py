@@ -17,15 +17,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from rag.cli import app
+from api.cli import app
 from rag.config import Settings
 from rag.embeddings import OnnxEmbedding
 from rag.engine import Engine
 from rag.llm import addresses_model, format_passage
 from rag.models import Answer, Passage
-
-from .conftest import SEED
-from .openai_server import OpenAIServer, Reply, number_of, openai_server_fixture, prompt_of  # noqa: F401
+from tests.conftest import SEED
+from tests.servers.openai_server import OpenAIServer, Reply, number_of, openai_server_fixture, prompt_of  # noqa: F401
 
 QUESTION = "What is China providing Russia?"
 # Two sentences a pattern can tell are orders to a model, and one it cannot.

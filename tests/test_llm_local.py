@@ -20,8 +20,7 @@ import pytest
 from rag.config import Settings
 from rag.embeddings import OnnxEmbedding
 from rag.engine import Engine
-
-from .conftest import ROOT, SEED
+from tests.conftest import ROOT, SEED
 
 pytestmark = [pytest.mark.llm, pytest.mark.slow]
 

@@ -47,6 +47,7 @@ def search(
     until: Annotated[date | None, Query(description="Published on/before.")] = None,
     category: Annotated[str | None, Query()] = None,
 ) -> SearchResponse:
-    """Ranked passages (hybrid dense + BM25) with scores and article metadata."""
+    """Ranked passages with scores and article metadata: the passages an answer would be written
+    from (keyword candidates ranked by the learned ranker; see docs/architecture.md)."""
     filters = Filters(source=source, since=since, until=until, category=category)
     return SearchResponse(query=q, passages=engine.search(q, k, filters))

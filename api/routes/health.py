@@ -50,8 +50,7 @@ async def readyz(engine: EngineDep, settings: SettingsDep) -> JSONResponse:
         llm=llm,
     )
     try:
-        status.articles = await run_in_threadpool(engine.store.count_articles)
-        await run_in_threadpool(engine.store.collection.count)  # reaches the Chroma server
+        status.articles, _ = await run_in_threadpool(engine.store.ping)  # reaches both stores
         status.ready = True
     except Exception as exc:  # whatever the store raises, it means "not ready"
         status.detail = f"store unavailable: {exc}"

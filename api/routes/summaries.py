@@ -10,8 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import EngineDep
 from rag.models import Filters
-from rag.report import render
-from rag.summarize import Summary
+from rag.summary import Summary, render
 
 router = APIRouter(prefix="/v1", tags=["summaries"])
 

@@ -1,0 +1,123 @@
+"""Commands that run a service: ``rag serve`` (HTTP API and web page), ``rag slack`` (Socket
+Mode bot) and ``rag llm-server`` (the local offline LLM)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import signal
+import sys
+from contextlib import suppress
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.cli.app import State, app, console, engine, err, fail, run, settings
+
+
+def loopback(host: str) -> bool:
+    """Whether ``host`` is reachable only from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes (each loads its own engine).")
+    ] = 1,
+    allow_open: Annotated[
+        bool,
+        typer.Option(
+            "--allow-open",
+            help="Serve a non-loopback address without RAG_API_KEYS (anyone can read, upload and delete).",
+        ),
+    ] = False,
+) -> None:
+    """Serve the HTTP API, the OpenAI-compatible endpoint and the web page (uvicorn)."""
+    import uvicorn
+
+    config = settings()
+    if not loopback(host) and not config.api_keys and not (allow_open or config.allow_open):
+        raise fail(
+            f"Refusing to serve {host} without API keys: anyone who can reach it could read, upload "
+            "and delete documents. Set RAG_API_KEYS=key1,key2 (clients send 'Authorization: Bearer "
+            "<key>'), or pass --allow-open (RAG_ALLOW_OPEN=true) to serve it open on purpose.",
+            2,
+        )
+    level = config.log_level.lower()
+    console.print(f"[dim]Serving on http://{host}:{port} (web page at /, API docs at /docs)[/]")
+    if workers == 1:
+        from api.app import create_app
+
+        served = run(lambda: create_app(config))  # a store or model problem fails here, clearly
+        uvicorn.run(served, host=host, port=port, log_level=level)
+        return
+    if not config.chroma_url and config.database_url is None:
+        err.print(
+            "[dim]Workers share the embedded store in this data dir; one ingest at a time is "
+            "enforced by a lock.[/]"
+        )
+    if State.data_dir is not None:
+        # Worker processes build their own Settings from the environment.
+        os.environ["RAG_DATA_DIR"] = str(State.data_dir)
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=level)
+
+
+@app.command()
+def slack() -> None:
+    """Run the Slack bot over Socket Mode (needs RAG_SLACK_BOT_TOKEN and RAG_SLACK_APP_TOKEN)."""
+    from api.slack import check_settings, run_socket_mode
+
+    config = settings()
+    run(lambda: check_settings(config, socket_mode=True))
+    # `docker stop`, systemd and `kill` send SIGTERM; shut down as on Ctrl-C. A bot started in
+    # the background by a script cannot get Ctrl-C at all: the shell ignores SIGINT for it.
+    signal.signal(signal.SIGTERM, _interrupt)
+    with engine() as built:
+        console.print("[dim]Connecting to Slack over Socket Mode; Ctrl-C to stop.[/]")
+        with suppress(KeyboardInterrupt):
+            run(lambda: run_socket_mode(built, config))
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@app.command("llm-server")
+def llm_server(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8080,
+    threads: Annotated[int, typer.Option(min=1, help="CPU threads for generation.")] = 2,
+    context: Annotated[int, typer.Option(min=512, help="Context window in tokens.")] = 4096,
+    model_dir: Annotated[
+        Path | None, typer.Option(help="Where the model is assembled (default: <data dir>/models).")
+    ] = None,
+    prepare: Annotated[
+        bool, typer.Option("--prepare", help="Assemble and verify the model, then exit.")
+    ] = False,
+) -> None:
+    """Serve the local offline LLM (Qwen2.5-Coder-1.5B, llama.cpp) on an OpenAI-compatible endpoint."""
+    from rag import local_llm
+
+    folder = model_dir or settings().resolved_data_dir() / "models"
+    if not prepare and not local_llm.server_installed():
+        raise fail(f"llama-cpp-python is not installed: {local_llm.INSTALL_HINT}.", 1)
+    with err.status("Assembling and verifying the model (once)…"):
+        model = run(lambda: local_llm.model_path(folder))
+    if prepare:
+        console.print(f"Model ready: {model}", highlight=False)
+        return
+    console.print(f"RAG_LLM_BASE_URL=http://{host}:{port}/v1", highlight=False)
+    console.print(f"RAG_LLM_MODEL={local_llm.MODEL_ALIAS}", highlight=False)
+    command = local_llm.server_command(model, host, port, threads, context)
+    sys.stdout.flush()
+    # Replace this process (not a child): stopping `rag llm-server` must stop the server too.
+    os.execv(command[0], command)

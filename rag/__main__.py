@@ -1,5 +1,0 @@
-"""``python -m rag`` runs the CLI."""
-
-from rag.cli import app
-
-app()

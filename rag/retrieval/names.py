@@ -1,0 +1,151 @@
+"""Shared names: the rare proper names a candidate shares with other articles' leading
+candidates, beyond the names the question itself uses.
+
+A multi-hop question is written from several articles about one story, so its evidence chunks
+tend to name the same people and companies, including ones the question leaves out (the bridge
+it asks about: "Who is the individual ..."). A chunk that shares such a name with another
+article's best candidate is likelier to be one of them than a chunk that only repeats the
+question's words.
+
+Inputs: each chunk's text, at index build (``ChunkNames.build``: its rare name words as ids
+into a vocabulary, with their idf); at search, the question and the candidates' rows, articles
+and fused scores (``ChunkNames.shared``).
+Output: (candidates, LEADS): for each of the LEADS best articles, the idf summed over the rare
+names the candidate shares with that article's best candidate (0 for its own article).
+
+As three ranker features these find more evidence, also on articles no training question
+cites; all rare words instead of names gave nothing (docs/retrieval-log.md, "Shared names").
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from rag.retrieval.params import LEADS, RARE
+from rag.retrieval.words import ranges
+from rag.text import content_words
+
+NAMES_FILE = "names.npz"
+# Capitalised runs of words. No named-entity model installs offline here (spaCy's and the
+# transformers' download theirs), and a capital letter finds the names that matter: a
+# sentence's first word is capitalised too, but common words fall below RARE.
+_NAME = re.compile(r"\b[A-Z][A-Za-z0-9&'-]+(?:\s+[A-Z][A-Za-z0-9&'-]+)*")
+# The words of a name as ``name_words`` cuts them (hyphens and apostrophes kept: "bankman-fried").
+_NAME_WORD = re.compile(r"[A-Za-z0-9&'-]+")
+# A word list reads better packed than one word a line.
+# fmt: off
+_NOT_NAMES = frozenset(
+    {
+        "The", "A", "An", "In", "On", "At", "For", "And", "But", "Or", "If", "It", "Its", "This",
+        "That", "These", "Those", "He", "She", "They", "We", "I", "You", "His", "Her", "Their", "Our",
+        "As", "By", "From", "With", "To", "Of", "Is", "Was", "Are", "Were", "Be", "Has", "Have", "Had",
+        "Not", "No", "So", "Do", "Does", "Did", "Will", "Would", "Can", "Could", "May", "Might",
+        "Should", "Also", "After", "Before", "When", "While", "Where", "What", "Who", "Which", "How",
+        "Why", "Mr", "Ms", "Mrs", "Dr", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
+        "Saturday", "Sunday", "January", "February", "March", "April", "June", "July", "August",
+        "September", "October", "November", "December",
+    }
+)
+# fmt: on
+
+
+def name_words(text: str) -> set[str]:
+    """The words of ``text``'s capitalised runs, lower-cased, function words, days and months
+    left out."""
+    return {
+        w.lower()
+        for run in _NAME.finditer(text)
+        for w in run.group(0).split()
+        if len(w) > 2 and w not in _NOT_NAMES
+    }
+
+
+class ChunkNames:
+    """Every chunk's rare name words (chunks in index order, ``counts`` each) as ids into
+    ``vocabulary``, with each one's idf over the chunks."""
+
+    def __init__(self, vocabulary: list[str], idf: np.ndarray, ids: np.ndarray, counts: np.ndarray) -> None:
+        self.vocabulary = vocabulary
+        self.index = {w: i for i, w in enumerate(vocabulary)}
+        self.idf = idf
+        self.ids = ids
+        self.counts = counts
+        self._starts = np.cumsum(counts) - counts
+
+    @classmethod
+    def build(cls, texts: list[str]) -> ChunkNames:
+        names = [name_words(t) for t in texts]
+        frequency = Counter(w for chunk in names for w in chunk)
+        n = max(len(texts), 1)
+        rare = sorted(w for w, f in frequency.items() if math.log(n / f) > RARE)
+        index = {w: i for i, w in enumerate(rare)}
+        kept = [sorted(index[w] for w in chunk if w in index) for chunk in names]
+        return cls(
+            rare,
+            np.array([math.log(n / frequency[w]) for w in rare], dtype=np.float32),
+            np.array([i for chunk in kept for i in chunk], dtype=np.int32),
+            np.array([len(chunk) for chunk in kept], dtype=np.int64),
+        )
+
+    def save(self, folder: Path) -> None:
+        np.savez(
+            folder / NAMES_FILE,
+            vocabulary=np.array(self.vocabulary, dtype=str),
+            idf=self.idf,
+            ids=self.ids,
+            counts=self.counts,
+        )
+
+    @classmethod
+    def load(cls, folder: Path) -> ChunkNames | None:
+        if not (folder / NAMES_FILE).exists():
+            return None
+        with np.load(folder / NAMES_FILE) as saved:
+            return cls(saved["vocabulary"].tolist(), saved["idf"], saved["ids"], saved["counts"])
+
+    def shared(self, question: str, rows: np.ndarray, documents: list[str], fused: np.ndarray) -> np.ndarray:
+        """(len(rows), LEADS): for the LEADS articles with the best fused candidates, the idf of
+        the rare names each candidate (at ``rows`` of the index, in ``documents``) shares with
+        that article's best candidate, the question's own words left out."""
+        out = np.zeros((len(rows), LEADS))
+        if not len(rows) or not self.vocabulary:
+            return out
+        weight = self.idf.copy()
+        asked = {w.lower() for w in _NAME_WORD.findall(question)} | set(content_words(question))
+        weight[[self.index[w] for w in asked if w in self.index]] = 0.0
+        counts = self.counts[rows]
+        owner = np.repeat(np.arange(len(rows)), counts)
+        held = self.ids[ranges(self._starts[rows], counts)]
+        leads: dict[str, int] = {}
+        for i in np.argsort(-fused, kind="stable"):
+            leads.setdefault(documents[i], int(i))
+            if len(leads) == LEADS:
+                break
+        mark = np.zeros(len(self.vocabulary), dtype=bool)
+        docs = np.array(documents, dtype=object)
+        for k, (doc, lead) in enumerate(leads.items()):
+            mark[:] = False
+            mark[held[owner == lead]] = True
+            out[:, k] = np.bincount(owner, weights=weight[held] * mark[held], minlength=len(rows))
+            out[docs == doc, k] = 0.0
+        return out
+
+
+class NamesExtension:
+    """Keeps a ``ChunkNames`` beside the lexical index (``rag.store.lexical.Extension``)."""
+
+    name = "names"
+
+    def build(self, sentences: list[list[str]], bodies: list[str], previous: object | None) -> ChunkNames:
+        return ChunkNames.build(bodies)
+
+    def save(self, built: ChunkNames, folder: Path) -> None:
+        built.save(folder)
+
+    def load(self, folder: Path) -> ChunkNames | None:
+        return ChunkNames.load(folder)

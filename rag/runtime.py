@@ -1,0 +1,59 @@
+"""Process-wide set-up, done once at start-up (an engine, the CLI, the app factory), never at import.
+
+- BLAS (OpenBLAS under numpy) on one thread: its threads otherwise start for a search's matrix
+  products and keep spinning beside the next search's ONNX run on the same cores. Set once for
+  the process, since threadpoolctl's limit is process-wide and overlapping searches restoring
+  it would race.
+- Logs: one JSON object per line on stderr, quiet (WARNING) unless asked; libraries that log
+  every index build at INFO/DEBUG (bm25s) kept at WARNING.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+
+_lock = threading.Lock()
+_prepared = False
+_QUIET = ("bm25s", "chromadb", "httpx", "urllib3", "alembic", "onnxruntime")
+# Attributes every LogRecord has; anything else came in through ``extra=`` and is logged too.
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+def prepare_process() -> None:
+    """Limit BLAS to one thread and quiet chatty libraries (idempotent)."""
+    global _prepared
+    with _lock:
+        if _prepared:
+            return
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1, user_api="blas")
+        for name in _QUIET:
+            logging.getLogger(name).setLevel(logging.WARNING)
+        _prepared = True
+
+
+class JsonFormatter(logging.Formatter):
+    """``{"level", "logger", "msg", ...extra}`` on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"level": record.levelname, "logger": record.name, "msg": record.getMessage()}
+        entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str = "WARNING") -> None:
+    """Structured logs on stderr at ``level`` (RAG_LOG_LEVEL, or --verbose)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    # On the handler too: a library that sets its own logger to DEBUG at import (bm25s) still
+    # only reaches the log at the chosen level.
+    handler.setLevel(level.upper())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    prepare_process()

@@ -1,0 +1,247 @@
+"""Persistence: the catalog (database), the vectors (Chroma) and the lexical index (bm25s),
+behind one small facade, ``Store``.
+
+- ``database``: the SQLAlchemy engine for ``RAG_DATABASE_URL`` (SQLite in the data dir by
+  default), its Alembic migrations and the cross-process writer lock;
+- ``catalog``: files, articles, chunks, passage spans, sentence vectors, meta (generation);
+- ``vectors``: one Chroma vector per chunk, embedded store or server;
+- ``lexical``: bm25s over chunks and their sentences, rebuilt when the generation changes;
+- ``spans``: each chunk's passage (the chunk grown by whole sentences), computed at write;
+- ``restore``: a catalog rebuilt from a Chroma server's chunks.
+
+Writes go to Chroma first, then the database in one transaction, so an interrupted ingest
+leaves at worst vectors the catalog does not know; ``repair()`` removes those.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+
+from rag.config import Settings
+from rag.models import Article, ArticleInfo, Filters, Passage
+from rag.store import lexical
+from rag.store.catalog import Catalog, Chunk
+from rag.store.database import Database
+from rag.store.lexical import Extension, LexicalIndex
+from rag.store.restore import restore
+from rag.store.spans import passage_spans
+from rag.store.vectors import VectorStore, chunk_metadata
+
+__all__ = ["Chunk", "Extension", "LexicalIndex", "Store"]
+
+log = logging.getLogger(__name__)
+
+
+class Store:
+    """The catalog, the vector collection and the lexical index of one corpus."""
+
+    def __init__(self, settings: Settings, database: Database, extensions: Sequence[Extension] = ()) -> None:
+        self.settings = settings
+        self.data_dir = settings.resolved_data_dir()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._db = database
+        self._catalog = Catalog(self._db)
+        self._vectors = VectorStore(settings.collection, str(self.data_dir / "chroma"), settings.chroma_url)
+        self._extensions = list(extensions)
+        self._lexical: LexicalIndex | None = None
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def writing(self, wait: float = 0.0) -> Iterator[None]:
+        """Hold the corpus's writer lock (one ingest at a time, across processes and replicas)."""
+        with self._db.exclusive("ingest", wait=wait):
+            yield
+
+    # --- reading the catalog ------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        return self._catalog.get_meta(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._catalog.set_meta(key, value)
+
+    def generation(self) -> int:
+        return self._catalog.generation()
+
+    def count_articles(self) -> int:
+        return self._catalog.count_articles()
+
+    def list_articles(self) -> list[ArticleInfo]:
+        return self._catalog.list_articles()
+
+    def get_article(self, document_id: str) -> Article:
+        return self._catalog.get_article(document_id)
+
+    def iter_articles(self) -> Iterator[tuple[Article, str]]:
+        return self._catalog.iter_articles()
+
+    def file_of(self, document_id: str) -> str | None:
+        return self._catalog.file_of(document_id)
+
+    def file_hash(self, path: str) -> str | None:
+        return self._catalog.file_hash(path)
+
+    def set_file(self, path: str, digest: str) -> None:
+        self._catalog.set_file(path, digest)
+
+    def known_files(self) -> list[str]:
+        return self._catalog.known_files()
+
+    def article_hashes(self, file_path: str | None = None) -> dict[str, str]:
+        return self._catalog.article_hashes(file_path)
+
+    def sources(self) -> list[str]:
+        return self._catalog.sources()
+
+    def article_texts(self) -> list[str]:
+        return self._catalog.texts()
+
+    def chunk_documents(self) -> dict[str, str]:
+        return self._catalog.chunk_documents()
+
+    def passages(self, scored: Sequence[tuple[str, float]]) -> list[Passage]:
+        return self._catalog.passages(scored)
+
+    def chunk_texts(self, chunk_ids: Sequence[str]) -> dict[str, str]:
+        return self._catalog.chunk_texts(chunk_ids)
+
+    def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        return self._catalog.sentence_vectors(chunk_ids)
+
+    # --- vectors ------------------------------------------------------------------------
+    def dense_search(
+        self, vector: np.ndarray, k: int, filters: Filters | None = None
+    ) -> list[tuple[str, float]]:
+        return self._vectors.query(vector, k, filters)
+
+    def chunk_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        return self._vectors.embeddings(chunk_ids)
+
+    def vector_ids(self) -> set[str]:
+        """The ids of every chunk vector the vector store holds."""
+        return self._vectors.ids()
+
+    def ping(self) -> tuple[int, int]:
+        """(articles, vectors): raises ``StoreUnavailable`` when either store cannot answer."""
+        return self._catalog.count_articles(), self._vectors.count()
+
+    # --- writing ------------------------------------------------------------------------
+    def write_articles(
+        self,
+        items: Sequence[tuple[Article, str, str, list[Chunk]]],
+        embeddings: np.ndarray,
+        sentence_vectors: Sequence[np.ndarray] = (),
+    ) -> None:
+        """Replace each (article, file, stored hash, chunks): Chroma, then one transaction. With
+        ``sentence_vectors``, one (sentences, dim) array per chunk in the same order."""
+        spans = [
+            passage_spans(a.text, [(c.start, c.end) for c in chunks], self.settings.chunk_size)
+            for a, _, _, chunks in items
+        ]
+        chunks = [(a, c) for a, _, _, article_chunks in items for c in article_chunks]
+        with self._lock:
+            self._vectors.delete_documents([a.id for a, _, _, _ in items])
+            self._vectors.upsert(
+                [c.id for _, c in chunks],
+                embeddings,
+                [c.text for _, c in chunks],
+                [chunk_metadata(a, c.start, c.end) for a, c in chunks],
+            )
+            with self._db.write() as connection:
+                self._catalog.replace_articles(connection, items, spans, sentence_vectors)
+
+    def remove_articles(self, document_ids: Sequence[str]) -> None:
+        if not document_ids:
+            return
+        with self._lock:
+            self._vectors.delete_documents(document_ids)
+            with self._db.write() as connection:
+                self._catalog.delete_rows(connection, document_ids)
+                self._catalog.bump(connection)
+
+    def remove_file(self, path: str) -> list[str]:
+        """Forget a file and its articles; returns their ids."""
+        ids = list(self._catalog.article_hashes(path))
+        self.remove_articles(ids)
+        self._catalog.forget_file(path)
+        return ids
+
+    def reset_vectors(self) -> None:
+        """Drop the vector collection (the catalog is kept, to be re-embedded)."""
+        with self._lock:
+            self._vectors.reset()
+
+    def repair(self) -> int:
+        """Drop vectors the catalog does not know (left by an interrupted write), and make the
+        next ingest re-embed articles whose vectors are missing. Returns the orphans dropped."""
+        with self._lock:
+            known = self._catalog.chunk_ids()
+            stored = self._vectors.ids()
+            orphans = sorted(stored - known)
+            self._vectors.delete_ids(orphans)
+            missing = sorted(known - stored)
+            if missing:
+                self._catalog.forget_hashes(self._catalog.documents_of_chunks(missing))
+            return len(orphans)
+
+    def restore_catalog(self, signature: str) -> int:
+        """An empty catalog rebuilt from a Chroma server's chunks; returns the articles."""
+        with self._lock:
+            restored = restore(self._catalog, self._vectors)
+            if restored:
+                self.set_meta("signature", signature)
+                self.fill_passage_spans()
+                self.lexical()
+                log.info("restored articles from the Chroma server", extra={"articles": restored})
+            return restored
+
+    def fill_passage_spans(self) -> int:
+        """Passage spans for chunks stored before they existed (or restored from a server)."""
+        docs = self._catalog.documents_without_spans()
+        for doc_id in docs:
+            with self._lock, self._db.write() as connection:
+                try:
+                    article = self._catalog.get_article(doc_id)
+                except Exception:  # removed meanwhile
+                    continue
+                chunks = self._catalog.chunks_of(connection, doc_id)
+                spans = passage_spans(
+                    article.text, [(c.start, c.end) for c in chunks], self.settings.chunk_size
+                )
+                self._catalog.insert_spans(connection, zip([c.id for c in chunks], spans, strict=True))
+        return len(docs)
+
+    def without_sentence_vectors(self, limit: int | None = None) -> list[tuple[str, str]]:
+        return self._catalog.without_sentence_vectors(limit)
+
+    def add_sentence_vectors(self, pairs: Sequence[tuple[str, np.ndarray]]) -> None:
+        if pairs:
+            self._catalog.add_sentence_vectors(pairs)
+
+    # --- the lexical index ----------------------------------------------------------------
+    @property
+    def lexical_dir(self) -> str:
+        return str(self.data_dir / "bm25")
+
+    def lexical_is_current(self) -> bool:
+        """Whether the saved lexical index was built for the current generation (cheap)."""
+        return lexical.saved_generation(self.data_dir / "bm25") == self.generation()
+
+    def lexical(self) -> LexicalIndex:
+        """The lexical index of the committed chunks: the one in memory, the saved one, or a
+        fresh build (saved for the next process) when the corpus changed since."""
+        with self._lock:
+            generation = self.generation()
+            if self._lexical is not None and self._lexical.generation == generation:
+                return self._lexical
+            folder = self.data_dir / "bm25"
+            rows = self._catalog.chunk_rows()
+            index = lexical.load(folder, generation, rows, self._extensions)
+            if index is None:
+                index = lexical.build(folder, generation, rows, self._extensions, self._lexical)
+            self._lexical = index
+            return index

@@ -1,0 +1,1 @@
+"""Alembic migrations of the one database (``rag.store.database`` runs them at start-up)."""

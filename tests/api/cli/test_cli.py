@@ -1,0 +1,62 @@
+"""The `rag` command as a user runs it (a real subprocess): ingest, ask --json, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import RAG
+
+pytestmark = pytest.mark.slow
+
+
+def rag(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*RAG, *args], cwd=cwd, capture_output=True, text=True, timeout=240
+    )
+
+
+def test_ingest_then_ask_json(corpus_dir: Path, tmp_path: Path) -> None:
+    first = rag("ingest", str(corpus_dir), "--json", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert len(json.loads(first.stdout)["added"]) == 5
+    second = rag("ingest", str(corpus_dir), "--json", cwd=tmp_path)
+    report = json.loads(second.stdout)
+    assert len(report["unchanged"]) == 5 and report["chunks_embedded"] == 0
+
+    asked = rag("ask", "What is China providing Russia?", "--json", cwd=tmp_path)
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)
+    assert set(answer) >= {"answer", "refused", "mode", "degraded", "sentences", "citations"}
+    assert "microelectronics" in answer["answer"] and answer["citations"]
+    cite = answer["citations"][0]
+    assert set(cite) >= {
+        "id",
+        "document_id",
+        "title",
+        "source",
+        "author",
+        "published_at",
+        "url",
+        "quote",
+        "start",
+        "end",
+        "score",
+    }
+
+    listed = rag("documents", "--json", cwd=tmp_path)
+    assert len(json.loads(listed.stdout)) == 5
+
+
+def test_errors_are_messages_with_exit_codes(tmp_path: Path) -> None:
+    empty = rag("ask", "   ", cwd=tmp_path)
+    assert empty.returncode == 2 and "empty" in empty.stderr and "Traceback" not in empty.stderr
+    missing = rag("ingest", str(tmp_path / "nope"), cwd=tmp_path)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    before = rag("ask", "What is China providing Russia?", cwd=tmp_path)
+    assert before.returncode == 1 and "rag ingest" in before.stderr and "Traceback" not in before.stderr
+    bad_date = rag("ask", "x", "--since", "yesterday", cwd=tmp_path)
+    assert bad_date.returncode == 2 and "--since" in bad_date.stderr

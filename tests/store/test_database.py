@@ -1,0 +1,111 @@
+"""The database layer: migrations on open, the conversion of a data dir from before them, and
+the writer lock."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from rag.errors import StoreBusy
+from rag.store.database import Database, database_url
+
+LEGACY_CATALOG = """
+CREATE TABLE files (path TEXT PRIMARY KEY, file_hash TEXT NOT NULL);
+CREATE TABLE articles (
+    id TEXT PRIMARY KEY, file_path TEXT NOT NULL, origin TEXT NOT NULL, title TEXT NOT NULL,
+    source TEXT, author TEXT, published_at TEXT, url TEXT, category TEXT,
+    text TEXT NOT NULL, content_hash TEXT NOT NULL, n_chunks INTEGER NOT NULL
+);
+CREATE INDEX articles_file ON articles(file_path);
+CREATE TABLE chunks (
+    id TEXT PRIMARY KEY, document_id TEXT NOT NULL, ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX chunks_doc ON chunks(document_id);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE sentence_vectors (chunk_id TEXT PRIMARY KEY, vectors BLOB NOT NULL);
+CREATE TABLE passage_spans (chunk_id TEXT PRIMARY KEY, start INTEGER NOT NULL, "end" INTEGER NOT NULL);
+"""
+
+
+def open_db(data: Path) -> Database:
+    return Database(database_url(None, data), data)
+
+
+def tables(db: Database) -> set[str]:
+    with db.read() as c:
+        return set(sa.inspect(c).get_table_names())
+
+
+def test_a_new_database_gets_every_table(tmp_path: Path) -> None:
+    db = open_db(tmp_path)
+    assert {"articles", "chunks", "conversations", "turns", "answers", "ratings", "slack_events"} <= tables(
+        db
+    )
+    db.close()
+    open_db(tmp_path).close()  # opening again migrates nothing and fails nothing
+
+
+def test_a_data_dir_from_before_migrations_is_converted_losing_nothing(tmp_path: Path) -> None:
+    """Chunks keep their written order (the keyword index's), and conversations, feedback and the
+    Slack ledger move from their own files into the one database."""
+    with sqlite3.connect(tmp_path / "catalog.sqlite3") as old:
+        old.executescript(LEGACY_CATALOG)
+        for i, cid in enumerate(["z:0", "a:0", "m:0"]):  # rowid order is not id order
+            old.execute("INSERT INTO chunks VALUES (?, ?, ?, 0, 1, 'x')", (cid, cid[0], i))
+    with sqlite3.connect(tmp_path / "conversations.sqlite3") as old:
+        old.execute("CREATE TABLE conversations (id TEXT PRIMARY KEY, created_at TEXT, updated_at TEXT)")
+        old.execute(
+            "CREATE TABLE turns (conversation_id TEXT, ordinal INTEGER, message TEXT, question TEXT, "
+            "answer TEXT, created_at TEXT)"
+        )
+        old.execute("INSERT INTO conversations VALUES ('c1', 't0', 't1')")
+        old.execute("INSERT INTO turns VALUES ('c1', 0, 'hi', 'hi?', '{}', 't0')")
+    with sqlite3.connect(tmp_path / "slack.sqlite3") as old:
+        old.execute("CREATE TABLE events (id TEXT PRIMARY KEY, seen_at REAL NOT NULL)")
+        old.execute("INSERT INTO events VALUES ('Ev1', 1.0)")
+    db = open_db(tmp_path)
+    with db.read() as c:
+        assert [r.id for r in c.execute(sa.text("SELECT id FROM chunks ORDER BY seq"))] == [
+            "z:0",
+            "a:0",
+            "m:0",
+        ]
+        assert c.execute(sa.text("SELECT message FROM turns")).scalar() == "hi"
+        assert c.execute(sa.text("SELECT id FROM slack_events")).scalar() == "Ev1"
+    assert not (tmp_path / "conversations.sqlite3").exists()
+    assert (tmp_path / "conversations.sqlite3.imported").exists()
+    db.close()
+
+
+def test_two_processes_opening_a_new_data_dir_at_once_both_succeed(tmp_path: Path) -> None:
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            open_db(tmp_path).close()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_one_writer_at_a_time(tmp_path: Path) -> None:
+    db, other = open_db(tmp_path), open_db(tmp_path)
+    with (
+        db.exclusive("ingest"),
+        pytest.raises(StoreBusy, match="Another ingest"),
+        other.exclusive("ingest", wait=0.2),
+    ):
+        pass
+    with other.exclusive("ingest"):  # free again once the first let go
+        pass

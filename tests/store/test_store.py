@@ -1,0 +1,117 @@
+"""The store on its own: what a write commits, what a removal takes away, what a repair mends,
+and that the lexical index follows the corpus generation. Small hand-made articles and vectors,
+no embedding model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sqlalchemy as sa
+
+from rag.config import Settings
+from rag.models import Article, Filters
+from rag.store import Chunk, Store
+from rag.store.catalog import Catalog
+from rag.store.database import Database, database_url
+from rag.text import keyword_tokens
+
+
+def article(key: str, text: str, source: str = "Reuters") -> Article:
+    return Article(
+        id=key, title=f"Title {key}", text=text, source=source, origin=f"{key}.txt", content_hash=key
+    )
+
+
+def chunks_of(a: Article, size: int = 40) -> list[Chunk]:
+    """Fixed-width chunks at exact offsets (the store does not care how they were cut)."""
+    return [
+        Chunk(f"{a.id}:{i}", a.id, i, start, min(start + size, len(a.text)), a.text[start : start + size])
+        for i, start in enumerate(range(0, len(a.text), size))
+    ]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    settings = Settings(data_dir=tmp_path / "data")
+    data = settings.resolved_data_dir()
+    data.mkdir(parents=True)
+    return Store(settings, Database(database_url(None, data), data))
+
+
+def write(store: Store, *articles: Article) -> None:
+    items = [(a, f"/corpus/{a.id}.txt", f"hash-{a.id}", chunks_of(a)) for a in articles]
+    n = sum(len(c) for *_, c in items)
+    vectors = np.random.default_rng(0).normal(size=(n, 8)).astype(np.float32)
+    store.write_articles(items, vectors)
+
+
+RATES = "The central bank raised interest rates. Markets fell sharply after the decision."
+CUP = "The home team won the cup final on Sunday. Fans celebrated in the streets."
+
+
+def test_a_write_commits_articles_chunks_vectors_and_passages(store: Store) -> None:
+    write(store, article("rates", RATES), article("cup", CUP, source="Sporting News"))
+    assert store.count_articles() == 2 and store.generation() == 1
+    assert store.vector_ids() == {
+        c.id for a in (article("rates", RATES), article("cup", CUP)) for c in chunks_of(a)
+    }
+    (passage,) = store.passages([("rates:0", 0.9)])
+    # The chunk comes back as its passage: grown by whole sentences, still an exact span.
+    assert passage.text == RATES[passage.start : passage.end] and passage.start == 0
+    assert passage.end >= 40 and passage.score == 0.9 and passage.source == "Reuters"
+    assert store.sources() == ["Reuters", "Sporting News"]
+
+
+def test_removing_an_article_takes_its_rows_and_vectors_and_bumps_the_generation(store: Store) -> None:
+    write(store, article("rates", RATES), article("cup", CUP))
+    store.remove_articles(["cup"])
+    assert store.count_articles() == 1 and store.generation() == 2
+    assert all(cid.startswith("rates:") for cid in store.vector_ids())
+    assert store.passages([("cup:0", 1.0)]) == []
+
+
+def test_repair_drops_vectors_the_catalog_never_committed(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(store, article("rates", RATES))
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # after Chroma was written, before the database commits
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Catalog, "replace_articles", crash)
+        with pytest.raises(KeyboardInterrupt):
+            write(store, article("cup", CUP))
+    assert any(cid.startswith("cup:") for cid in store.vector_ids())  # orphans
+    assert store.repair() == 2
+    assert all(cid.startswith("rates:") for cid in store.vector_ids())
+    assert store.count_articles() == 1
+
+
+def test_the_lexical_index_follows_the_generation_and_reloads_from_disk(store: Store, tmp_path: Path) -> None:
+    write(store, article("rates", RATES), article("cup", CUP))
+    first = store.lexical()
+    assert store.lexical() is first and store.lexical_is_current()
+    scores = first.keyword_scores(keyword_tokens("interest rates"))
+    assert first.chunk_ids[int(np.argmax(scores))] == "rates:0"
+    mask = first.mask(Filters(source="reuters"))
+    assert mask is not None and mask.all()
+    write(store, article("more", "Interest rates rose again in December."))
+    assert not store.lexical_is_current()
+    second = store.lexical()
+    assert second is not first and "more:0" in second.chunk_ids
+    # A new process (another Store over the same data dir) loads the saved index, no rebuild.
+    data = store.data_dir
+    other = Store(store.settings, Database(database_url(None, data), data))
+    assert other.lexical().chunk_ids == second.chunk_ids and other.lexical_is_current()
+
+
+def test_chunks_keep_the_order_they_were_written_in(store: Store) -> None:
+    write(store, article("b", CUP), article("a", RATES))
+    ids = store.lexical().chunk_ids
+    assert ids[: len(chunks_of(article("b", CUP)))] == [c.id for c in chunks_of(article("b", CUP))]
+    with store._db.read() as c:  # noqa: SLF001 - the column that keeps the order
+        seq = [row.id for row in c.execute(sa.text("SELECT id FROM chunks ORDER BY seq"))]
+    assert seq == ids
