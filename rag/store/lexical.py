@@ -10,6 +10,7 @@ chunks and saved beside it, so one rebuild keeps all of them in step.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections.abc import Sequence
 from datetime import datetime
@@ -24,6 +25,7 @@ from rag.store.catalog import ChunkRow
 from rag.store.vectors import day_bounds, source_key, timestamp
 from rag.text import split_sentences
 
+log = logging.getLogger(__name__)
 FORMAT = 5  # bumped when the saved layout changes, so older indexes are rebuilt
 MANIFEST = "chunks.json"
 
@@ -137,6 +139,24 @@ def build(
         before = previous.extensions.get(ext.name) if previous is not None else ext.load(folder)
         built[ext.name] = ext.build(sentences_per_chunk, bodies, before)
     index = LexicalIndex(generation, ids, chunks, sentences, counts, rows, built)
+    try:
+        _save(folder, index, chunks, sentences, counts, extensions, built)
+    except OSError as exc:  # a full disk: this process searches with it anyway, the next rebuilds it
+        log.warning("could not save the keyword index", extra={"error": str(exc), "folder": str(folder)})
+        shutil.rmtree(folder.with_name(folder.name + ".tmp"), ignore_errors=True)
+    return index
+
+
+def _save(
+    folder: Path,
+    index: LexicalIndex,
+    chunks: bm25s.BM25 | None,
+    sentences: bm25s.BM25 | None,
+    counts: np.ndarray,
+    extensions: Sequence[Extension],
+    built: dict[str, Any],
+) -> None:
+    """Write the index to ``folder`` whole: into a temporary folder renamed over it at the end."""
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -148,8 +168,8 @@ def build(
         ext.save(built[ext.name], tmp)
     manifest = {
         "format": FORMAT,
-        "generation": generation,
-        "ids": ids,
+        "generation": index.generation,
+        "ids": index.chunk_ids,
         "indexed": chunks is not None,
         "sentence_counts": counts.tolist() if sentences is not None else None,
         "extensions": sorted(built),
@@ -157,7 +177,6 @@ def build(
     (tmp / MANIFEST).write_text(json.dumps(manifest))
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
-    return index
 
 
 def saved_generation(folder: Path) -> int | None:

@@ -53,6 +53,7 @@ articles = Table(
     Column("text", Text, nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("n_chunks", Integer, nullable=False),
+    Column("sentences", LargeBinary),  # its sentences' (start, end), int32 pairs (rag.store.catalog)
     Index("articles_file", "file_path"),
 )
 
@@ -84,6 +85,7 @@ sentence_vectors = Table(
     metadata,
     Column("chunk_id", String(100), primary_key=True),
     Column("vectors", LargeBinary, nullable=False),  # float16, sentences x dimensions, flat
+    Column("spans", LargeBinary),  # those sentences' (start, end) in article offsets, int32 pairs
 )
 
 conversations = Table(
@@ -141,4 +143,70 @@ slack_threads = Table(
     Column("ts", String(40), nullable=False),
     Column("conversation_id", String(200), nullable=False),
     PrimaryKeyConstraint("channel", "ts"),
+)
+
+# --- following the news (rag.feeds) ------------------------------------------------------------
+# The feeds, sitemaps and pages polled on a schedule, with the validators of their last answer
+# (an unchanged feed then costs one 304).
+feed_sources = Table(
+    "feed_sources",
+    metadata,
+    Column("id", String(16), primary_key=True),  # derived from the URL: what DELETE names
+    Column("url", String(2000), nullable=False, unique=True),
+    Column("name", Text),
+    Column("every_s", Integer, nullable=False),
+    Column("added_at", String(40), nullable=False),
+    Column("last_polled", String(40)),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("last_result", Text),  # what the last poll did, or why it failed
+)
+
+# Every article URL fetched: the story it holds (a copy's is the story it was folded into), the
+# validators it came with and the feed's date for it, so a known article is not fetched again.
+fetched_urls = Table(
+    "fetched_urls",
+    metadata,
+    Column("url", String(2000), primary_key=True),
+    Column("article_id", String(64)),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("stamp", String(40)),  # the feed's "updated" date for the item when it was fetched
+    Column("fetched_at", String(40), nullable=False),
+)
+
+# Each outlet and URL that carried a stored story: the story's own, and syndicated copies folded
+# into it (stored once, so retrieval never returns two copies).
+story_carriers = Table(
+    "story_carriers",
+    metadata,
+    Column("story_id", String(64), nullable=False),
+    Column("url", String(2000), nullable=False),
+    Column("outlet", Text),
+    Column("title", Text),
+    Column("published_at", String(40)),
+    Column("fetched_at", String(40), nullable=False),
+    PrimaryKeyConstraint("story_id", "url"),
+)
+
+# Each stored article's MinHash signature (rag.sources.dedup) and the hash of its text.
+story_signatures = Table(
+    "story_signatures",
+    metadata,
+    Column("article_id", String(64), primary_key=True),
+    Column("text_hash", String(64), nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+    Index("story_signatures_text", "text_hash"),
+)
+
+# Slack channels following a topic: a digest of new matching articles, at most one per interval.
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("channel", String(100), nullable=False),
+    Column("topic", String(500), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("last_sent", String(40)),
+    Column("covered_until", String(40), nullable=False),  # articles first fetched after this are new
+    PrimaryKeyConstraint("channel", "topic"),
 )

@@ -22,23 +22,29 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Sequence
 
-from llama_index.core.utils import get_tokenizer
-
 from rag.text import sentence_spans
 
 
 def token_count(text: str) -> int:
-    """Tokens in ``text`` as LlamaIndex's SentenceSplitter counts them (tiktoken cl100k)."""
+    """Tokens in ``text`` as LlamaIndex's SentenceSplitter counts them (tiktoken cl100k);
+    LlamaIndex is imported here, at the first write, not by every reader of the store."""
+    from llama_index.core.utils import get_tokenizer
+
     return len(get_tokenizer()(text))
 
 
 def passage_spans(
-    text: str, chunks: Sequence[tuple[int, int]], budget: int, count: Callable[[str], int] | None = None
+    text: str,
+    chunks: Sequence[tuple[int, int]],
+    budget: int,
+    count: Callable[[str], int] | None = None,
+    sentences: Sequence[tuple[int, int]] | None = None,
 ) -> list[tuple[int, int]]:
-    """One (start, end) per chunk of ``text``: it grown by whole sentences within ``budget``
-    tokens (``count``: a token counter; default the one SentenceSplitter counts with)."""
+    """One (start, end) per chunk of ``text``: it grown by whole sentences (``sentences``, else
+    split here) within ``budget`` tokens (``count``: a token counter; default the one
+    SentenceSplitter counts with)."""
     count = count or token_count
-    spans = sentence_spans(text)
+    spans = sentence_spans(text) if sentences is None else sentences
     starts = [a for a, _ in spans]
     ends = [b for _, b in spans]
     out = []

@@ -8,12 +8,12 @@ default one would download a model). Every Chroma or transport failure becomes
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime, time
 from typing import Any
 from urllib.parse import urlparse
 
-import chromadb
 import numpy as np
 
 from rag.errors import StoreUnavailable
@@ -63,27 +63,52 @@ class VectorStore:
 
     def __init__(self, name: str, path: str, url: str | None = None) -> None:
         self.name = name
+        self.path = path
+        self.url = url
         self.where = url or path
+        self._client: Any = None
+        self._collection: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        """The Chroma client, made at first use: importing chromadb and opening the store cost
+        a second that a command reading only the catalog need not pay."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect()
+            return self._client
+
+    @property
+    def collection(self) -> Any:
+        client = self.client
+        with self._lock:
+            if self._collection is None:
+                try:
+                    self._collection = self._open(client)
+                except Exception as exc:  # chromadb raises several unrelated types for a dead server
+                    raise self._fail("open the collection of", exc) from exc
+            return self._collection
+
+    def _connect(self) -> Any:
+        import chromadb
+
         try:
             settings = chromadb.Settings(anonymized_telemetry=False)
-            if url:
-                parsed = urlparse(url if "//" in url else f"http://{url}")
-                self.client: Any = chromadb.HttpClient(
+            if self.url:
+                parsed = urlparse(self.url if "//" in self.url else f"http://{self.url}")
+                return chromadb.HttpClient(
                     host=parsed.hostname or "127.0.0.1",
                     port=parsed.port or 8000,
                     ssl=parsed.scheme == "https",
                     settings=settings,
                 )
-            else:
-                self.client = chromadb.PersistentClient(path=path, settings=settings)
-            self.collection = self._open()
-        except StoreUnavailable:
-            raise
+            return chromadb.PersistentClient(path=self.path, settings=settings)
         except Exception as exc:  # chromadb raises several unrelated types for a dead server
             raise StoreUnavailable(f"Cannot reach the Chroma store at {self.where}: {exc}") from exc
 
-    def _open(self) -> Any:
-        return self.client.get_or_create_collection(
+    def _open(self, client: Any) -> Any:
+        return client.get_or_create_collection(
             self.name, embedding_function=None, metadata={"hnsw:space": "cosine"}
         )
 
@@ -169,8 +194,10 @@ class VectorStore:
     def reset(self) -> None:
         """Drop and recreate the collection (a new embedding model cannot mix with the old)."""
         try:
-            self.client.delete_collection(self.name)
-            self.collection = self._open()
+            client = self.client
+            client.delete_collection(self.name)
+            with self._lock:
+                self._collection = self._open(client)
         except Exception as exc:
             raise self._fail("reset", exc) from exc
 

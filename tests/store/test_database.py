@@ -1,5 +1,5 @@
 """The database layer: migrations on open, the conversion of a data dir from before them, and
-the writer lock."""
+the writer lock, on SQLite and on Postgres (``open_db``, tests/store/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from rag.errors import StoreBusy
+from rag.errors import StoreBusy, StoreUnavailable
 from rag.store.database import Database, database_url
+from tests.servers.postgres import _free_port
+from tests.store.conftest import Opener
 
 LEGACY_CATALOG = """
 CREATE TABLE files (path TEXT PRIMARY KEY, file_hash TEXT NOT NULL);
@@ -32,7 +34,7 @@ CREATE TABLE passage_spans (chunk_id TEXT PRIMARY KEY, start INTEGER NOT NULL, "
 """
 
 
-def open_db(data: Path) -> Database:
+def open_sqlite(data: Path) -> Database:
     return Database(database_url(None, data), data)
 
 
@@ -41,7 +43,7 @@ def tables(db: Database) -> set[str]:
         return set(sa.inspect(c).get_table_names())
 
 
-def test_a_new_database_gets_every_table(tmp_path: Path) -> None:
+def test_a_new_database_gets_every_table(open_db: Opener, tmp_path: Path) -> None:
     db = open_db(tmp_path)
     assert {"articles", "chunks", "conversations", "turns", "answers", "ratings", "slack_events"} <= tables(
         db
@@ -68,7 +70,7 @@ def test_a_data_dir_from_before_migrations_is_converted_losing_nothing(tmp_path:
     with sqlite3.connect(tmp_path / "slack.sqlite3") as old:
         old.execute("CREATE TABLE events (id TEXT PRIMARY KEY, seen_at REAL NOT NULL)")
         old.execute("INSERT INTO events VALUES ('Ev1', 1.0)")
-    db = open_db(tmp_path)
+    db = open_sqlite(tmp_path)
     with db.read() as c:
         assert [r.id for r in c.execute(sa.text("SELECT id FROM chunks ORDER BY seq"))] == [
             "z:0",
@@ -82,7 +84,8 @@ def test_a_data_dir_from_before_migrations_is_converted_losing_nothing(tmp_path:
     db.close()
 
 
-def test_two_processes_opening_a_new_data_dir_at_once_both_succeed(tmp_path: Path) -> None:
+def test_three_processes_opening_a_new_database_at_once_all_succeed(open_db: Opener, tmp_path: Path) -> None:
+    """Each migrates under the migrate lock; the ones that wait find the tables made."""
     errors: list[BaseException] = []
 
     def start() -> None:
@@ -99,8 +102,11 @@ def test_two_processes_opening_a_new_data_dir_at_once_both_succeed(tmp_path: Pat
     assert errors == []
 
 
-def test_one_writer_at_a_time(tmp_path: Path) -> None:
-    db, other = open_db(tmp_path), open_db(tmp_path)
+def test_one_writer_at_a_time(open_db: Opener, db_setting: str | None, tmp_path: Path) -> None:
+    """Two ``Database`` objects, as two processes hold; on Postgres each has a data dir of its own,
+    as replicas on two machines do, so only the advisory lock in the database can exclude them."""
+    db = open_db(tmp_path / "one")
+    other = open_db(tmp_path / ("one" if db_setting is None else "two"))
     with (
         db.exclusive("ingest"),
         pytest.raises(StoreBusy, match="Another ingest"),
@@ -109,3 +115,48 @@ def test_one_writer_at_a_time(tmp_path: Path) -> None:
         pass
     with other.exclusive("ingest"):  # free again once the first let go
         pass
+    with db.exclusive("migrate"), other.exclusive("ingest"):  # one lock per purpose
+        pass
+    db.close()
+    other.close()
+
+
+def test_a_waiting_writer_gets_the_lock_when_the_holder_lets_go(
+    open_db: Opener, db_setting: str | None, tmp_path: Path
+) -> None:
+    db = open_db(tmp_path / "one")
+    other = open_db(tmp_path / ("one" if db_setting is None else "two"))
+    held, got = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with db.exclusive("ingest"):
+            held.set()
+            assert not got.wait(0.5)  # the other is still waiting
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    with other.exclusive("ingest", wait=10):
+        got.set()
+    holder.join()
+    db.close()
+    other.close()
+
+
+def test_an_unreachable_postgres_is_a_clear_error_hiding_the_password(tmp_path: Path) -> None:
+    url = f"postgresql://rag:s3cret@127.0.0.1:{_free_port()}/rag"
+    with pytest.raises(StoreUnavailable, match="database") as caught:
+        Database(database_url(url, tmp_path), tmp_path)
+    assert "s3cret" not in str(caught.value) and "127.0.0.1" in str(caught.value)
+
+
+def test_head_is_the_newest_migration() -> None:
+    """A database at HEAD skips Alembic at start-up, so HEAD must follow the migrations."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from rag.store.database import HEAD, MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD

@@ -1,6 +1,6 @@
 """The store on its own: what a write commits, what a removal takes away, what a repair mends,
-and that the lexical index follows the corpus generation. Small hand-made articles and vectors,
-no embedding model."""
+and that the lexical index follows the corpus generation, with the catalog on SQLite and on
+Postgres. Small hand-made articles and vectors, no embedding model."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from rag.config import Settings
 from rag.models import Article, Filters
 from rag.store import Chunk, Store
 from rag.store.catalog import Catalog
-from rag.store.database import Database, database_url
 from rag.text import keyword_tokens
+from tests.store.conftest import Opener
 
 
 def article(key: str, text: str, source: str = "Reuters") -> Article:
@@ -33,11 +33,9 @@ def chunks_of(a: Article, size: int = 40) -> list[Chunk]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
+def store(tmp_path: Path, open_db: Opener) -> Store:
     settings = Settings(data_dir=tmp_path / "data")
-    data = settings.resolved_data_dir()
-    data.mkdir(parents=True)
-    return Store(settings, Database(database_url(None, data), data))
+    return Store(settings, open_db(settings.resolved_data_dir()))
 
 
 def write(store: Store, *articles: Article) -> None:
@@ -90,7 +88,9 @@ def test_repair_drops_vectors_the_catalog_never_committed(
     assert store.count_articles() == 1
 
 
-def test_the_lexical_index_follows_the_generation_and_reloads_from_disk(store: Store, tmp_path: Path) -> None:
+def test_the_lexical_index_follows_the_generation_and_reloads_from_disk(
+    store: Store, open_db: Opener
+) -> None:
     write(store, article("rates", RATES), article("cup", CUP))
     first = store.lexical()
     assert store.lexical() is first and store.lexical_is_current()
@@ -104,7 +104,7 @@ def test_the_lexical_index_follows_the_generation_and_reloads_from_disk(store: S
     assert second is not first and "more:0" in second.chunk_ids
     # A new process (another Store over the same data dir) loads the saved index, no rebuild.
     data = store.data_dir
-    other = Store(store.settings, Database(database_url(None, data), data))
+    other = Store(store.settings, open_db(data))
     assert other.lexical().chunk_ids == second.chunk_ids and other.lexical_is_current()
 
 

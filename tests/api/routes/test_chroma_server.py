@@ -2,57 +2,18 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from rag.config import Settings
 from rag.embeddings import OnnxEmbedding
 from rag.engine import Engine
 from rag.models import Answer
-from tests.api.conftest import QUESTION, Serve, free_port
+from tests.api.conftest import QUESTION, Serve
+from tests.servers.chroma import chroma_server
 
 pytestmark = pytest.mark.slow
-
-
-@dataclass
-class ChromaServer:
-    url: str
-    process: subprocess.Popen[bytes]
-
-
-@contextmanager
-def chroma_server(path: Path) -> Iterator[ChromaServer]:
-    port = free_port()
-    chroma = Path(sys.executable).parent / "chroma"
-    proc = subprocess.Popen(
-        [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("chroma run did not start")
-            time.sleep(0.2)
-        yield ChromaServer(url, proc)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
 
 
 def test_a_replica_rebuilds_its_catalog_from_the_server_and_503s_when_it_dies(

@@ -1,0 +1,104 @@
+"""Sentence spans and vectors in the catalog: each article's sentence spans (what the
+extractive answerer picks from) and each chunk's sentence vectors with their spans (what the
+ranker and the answerer compare with a question), kept so neither embeds a sentence twice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from rag.store import schema as t
+from rag.store.database import Database
+from rag.store.rows import Chunk, SentenceVectors, Spans, chunked, pack, unpack
+
+
+def insert_vectors(c: Connection, pairs: Iterable[tuple[str, SentenceVectors]]) -> None:
+    """In transaction ``c``: (chunk id, (vectors, spans)) rows."""
+    rows = [
+        {"chunk_id": cid, "vectors": np.asarray(v, np.float16).tobytes(), "spans": pack(spans)}
+        for cid, (v, spans) in pairs
+    ]
+    if rows:
+        c.execute(t.sentence_vectors.insert(), rows)
+
+
+class Sentences:
+    """Reads and backfills of sentence spans and vectors (written with their articles by
+    ``Catalog.replace_articles``)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def without_sentence_vectors(self, limit: int | None = None) -> list[Chunk]:
+        """Chunks indexed before sentence vectors existed (up to ``limit``)."""
+        k = t.chunks.c
+        query = sa.select(k.id, k.document_id, k.ordinal, k.start, k.end, k.text).where(
+            k.id.not_in(sa.select(t.sentence_vectors.c.chunk_id))
+        )
+        with self.db.read() as c:
+            return [Chunk(*r) for r in c.execute(query.limit(limit) if limit else query)]
+
+    def add_sentence_vectors(self, pairs: Sequence[tuple[str, SentenceVectors]]) -> None:
+        """Store vectors for chunks already committed (one removed meanwhile is skipped)."""
+        with self.db.write() as c:
+            known: set[str] = set()
+            for part in chunked([cid for cid, _ in pairs]):
+                known.update(c.execute(sa.select(t.chunks.c.id).where(t.chunks.c.id.in_(part))).scalars())
+            insert_vectors(c, [(cid, v) for cid, v in pairs if cid in known])
+
+    def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Each known chunk's sentence vectors, float16 and flat (sentences x dimensions)."""
+        out: dict[str, np.ndarray] = {}
+        s = t.sentence_vectors.c
+        with self.db.read() as c:
+            for part in chunked(chunk_ids):
+                for cid, blob in c.execute(sa.select(s.chunk_id, s.vectors).where(s.chunk_id.in_(part))):
+                    out[cid] = np.frombuffer(blob, dtype=np.float16)
+        return out
+
+    def sentence_spans(self, chunk_ids: Sequence[str]) -> dict[str, Spans]:
+        """The spans each chunk's sentence vectors were computed for (chunks stored before these
+        were kept are missing until the next ingest fills them in)."""
+        out: dict[str, Spans] = {}
+        s = t.sentence_vectors.c
+        with self.db.read() as c:
+            for part in chunked(chunk_ids):
+                query = sa.select(s.chunk_id, s.spans).where(s.chunk_id.in_(part) & s.spans.is_not(None))
+                out.update({cid: unpack(blob) or [] for cid, blob in c.execute(query)})
+        return out
+
+    def article_sentences(self, document_ids: Sequence[str]) -> dict[str, Spans]:
+        """Each article's sentence spans, where they are stored."""
+        out: dict[str, Spans] = {}
+        a = t.articles.c
+        with self.db.read() as c:
+            for part in chunked(document_ids):
+                query = sa.select(a.id, a.sentences).where(a.id.in_(part) & a.sentences.is_not(None))
+                out.update({doc: unpack(blob) or [] for doc, blob in c.execute(query)})
+        return out
+
+    def without_sentences(self) -> tuple[list[str], list[Chunk]]:
+        """Articles, and chunks with sentence vectors, stored before sentence spans were kept."""
+        k, v = t.chunks.c, t.sentence_vectors.c
+        articles = sa.select(t.articles.c.id).where(t.articles.c.sentences.is_(None))
+        chunks = sa.select(k.id, k.document_id, k.ordinal, k.start, k.end, k.text).join_from(
+            t.chunks, t.sentence_vectors, v.chunk_id == k.id
+        )
+        with self.db.read() as c:
+            return list(c.execute(articles).scalars()), [
+                Chunk(*r) for r in c.execute(chunks.where(v.spans.is_(None)))
+            ]
+
+    def set_sentences(self, articles: dict[str, Spans], chunks: dict[str, Spans]) -> None:
+        with self.db.write() as c:
+            for doc, spans in articles.items():
+                c.execute(t.articles.update().where(t.articles.c.id == doc).values(sentences=pack(spans)))
+            for cid, spans in chunks.items():
+                c.execute(
+                    t.sentence_vectors.update()
+                    .where(t.sentence_vectors.c.chunk_id == cid)
+                    .values(spans=pack(spans))
+                )
