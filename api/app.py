@@ -10,6 +10,7 @@ for the key and sends it). Serve with ``rag serve`` or
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,10 +23,12 @@ from api import errors
 from api.deps import require_api_key
 from api.limits import BodySizeLimit
 from api.metrics import Metrics, MetricsMiddleware
-from api.routes import ask, chat, documents, health, openai, summaries
+from api.routes import ask, chat, documents, health, openai, sources, summaries, verify
 from api.slack import mount_slack
 from rag.config import Settings
 from rag.engine import Engine
+from rag.errors import RagError
+from rag.runtime import configure_logging
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -34,10 +37,20 @@ STATIC = Path(__file__).parent / "static"
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or (engine.settings if engine else Settings())
     owned = engine is None
+    if owned:
+        configure_logging(settings.log_level)
     engine = engine or Engine(settings)
+    if owned:
+        _recover(engine)
+
+    warm = threading.Event()
+    if not owned:
+        warm.set()  # the caller's engine: warming it is the caller's choice
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if owned:  # in the background: /healthz answers at once, /readyz once warm
+            threading.Thread(target=_warm_up, args=(engine, warm), daemon=True).start()
         yield
         if owned:
             engine.close()
@@ -51,6 +64,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.metrics = metrics = Metrics()
+    app.state.warm = warm
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
@@ -63,7 +77,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         )
 
     guarded = [Depends(require_api_key)]
-    for router in (ask.router, chat.router, documents.router, summaries.router, openai.router):
+    routers = (ask, chat, documents, sources, summaries, verify, openai)
+    for router in (module.router for module in routers):
         app.include_router(router, dependencies=guarded)
     app.include_router(health.router)
     if settings.slack_signing_secret is not None:
@@ -74,3 +89,22 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
     return app
+
+
+def _warm_up(engine: Engine, warm: threading.Event) -> None:
+    try:
+        engine.warm_up()
+    finally:
+        warm.set()
+
+
+def _recover(engine: Engine) -> None:
+    """Finish what a killed server left (an upload saved but not ingested, an interrupted
+    ingest) before serving; a failure is logged, and the service starts anyway."""
+    try:
+        report = engine.recover()
+    except RagError as exc:
+        log.warning("could not complete an interrupted ingest at start-up", extra={"error": str(exc)})
+        return
+    if report is not None:
+        log.warning("completed an interrupted ingest at start-up", extra=report.counts())

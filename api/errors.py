@@ -17,32 +17,41 @@ from starlette.exceptions import HTTPException
 
 from rag.errors import (
     BadInput,
+    FetchFailed,
     FileTooLarge,
+    IndexMismatch,
     LLMUnavailable,
     NotFound,
     NothingIndexed,
     RagError,
+    StoreBusy,
     StoreUnavailable,
+    TooLarge,
     UnsupportedFile,
 )
 
 log = logging.getLogger(__name__)
 
-# Most specific first: UnsupportedFile and FileTooLarge are also BadInput.
+# Most specific first: UnsupportedFile, FileTooLarge and TooLarge are also BadInput.
 _STATUS: list[tuple[type[RagError], int]] = [
     (UnsupportedFile, 415),
     (FileTooLarge, 413),
+    (TooLarge, 413),
     (BadInput, 400),
     (NotFound, 404),
+    (StoreBusy, 409),
     (NothingIndexed, 503),
     (StoreUnavailable, 503),
+    (IndexMismatch, 503),
     (LLMUnavailable, 503),
+    (FetchFailed, 502),
 ]
 _HTTP_TYPES = {
     400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
     404: "not_found",
+    409: "busy",
     405: "method_not_allowed",
     406: "not_acceptable",
     413: "payload_too_large",

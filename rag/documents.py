@@ -15,6 +15,7 @@ import hashlib
 import io
 import json
 import re
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -50,7 +51,7 @@ class LoadedFile:
 
 
 def content_hash(article: Article) -> str:
-    payload = article.model_dump(exclude={"content_hash", "origin"}, mode="json")
+    payload = article.model_dump(exclude={"content_hash", "origin", "carried_by"}, mode="json")
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -205,15 +206,31 @@ def _load_html(path: Path, data: bytes) -> list[dict[str, Any]]:
     ]
 
 
+# A PDF bomb (thousands of pages, streams that inflate to gigabytes, pages slow to parse) is
+# refused rather than allowed to hold an ingest: pypdf caps each decompressed stream itself.
+MAX_PDF_PAGES = 500
+MAX_PDF_SECONDS = 60.0
+MAX_TEXT_CHARS = 5_000_000  # of text extracted from one file
+
+
 def _load_pdf(path: Path, data: bytes) -> list[dict[str, Any]]:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import PdfReadError, PyPdfError
 
+    started = time.monotonic()
     try:
         reader = PdfReader(io.BytesIO(data))
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        if len(reader.pages) > MAX_PDF_PAGES:
+            raise UnreadableFile(f"PDF has {len(reader.pages):,} pages; the limit is {MAX_PDF_PAGES}")
+        pages: list[str] = []
+        for page in reader.pages:
+            pages.append((page.extract_text() or "").strip())
+            if time.monotonic() - started > MAX_PDF_SECONDS:
+                raise UnreadableFile(f"PDF took over {MAX_PDF_SECONDS:.0f} s to read; stopped")
+            if sum(map(len, pages)) > MAX_TEXT_CHARS:
+                raise UnreadableFile(f"PDF holds over {MAX_TEXT_CHARS:,} characters of text")
         meta = reader.metadata
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, RecursionError) as exc:
         raise UnreadableFile(f"unreadable PDF ({exc})") from exc
     body = "\n\n".join(p for p in pages if p)
     if not body.strip():
@@ -297,6 +314,8 @@ def load_bytes(path: Path, data: bytes, origin: str | None = None) -> list[Artic
     for index, story in enumerate(stories):
         # Records with a URL keep their id when a JSON file is reordered.
         key = f"{key_base}#{story.get('url') or index}"
+        # A NUL cannot be stored by Postgres and cuts SQLite's text functions short: dropped.
+        story = {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in story.items()}
         article = Article(
             id=article_id(key),
             title=story["title"],

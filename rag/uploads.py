@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from rag.documents import SUPPORTED_SUFFIXES
 from rag.errors import BadInput, FileTooLarge, UnsupportedFile
+from rag.store import Store
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_NAME = 120
@@ -102,19 +103,28 @@ def _write(path: Path, data: bytes) -> None:
     tmp.replace(path)  # readers never see a half-written upload
 
 
-def save_files(folder: Path, files: Sequence[tuple[str, bytes]], max_bytes: int) -> list[Path]:
+Mark = Callable[[Path], None]
+
+
+def save_files(
+    folder: Path, files: Sequence[tuple[str, bytes]], max_bytes: int, mark: Mark | None = None
+) -> list[Path]:
+    """Check every file, then write each (``mark``, called first for each path, records it as
+    pending, so a crash between the write and its ingest is completed at the next start)."""
     if not files:
         raise BadInput("No files were uploaded.")
     names = _unique([check_upload(name, data, max_bytes) for name, data in files])
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, (_, data) in zip(names, files, strict=True):
+        if mark:
+            mark(folder / name)
         _write(folder / name, data)
         paths.append(folder / name)
     return paths
 
 
-def save_document(folder: Path, doc: NewDocument, max_bytes: int) -> Path:
+def save_document(folder: Path, doc: NewDocument, max_bytes: int, mark: Mark | None = None) -> Path:
     if not doc.body.strip() or not doc.title.strip():
         raise BadInput("A document needs a non-empty 'title' and 'body'.")
     record = doc.model_dump(mode="json", exclude_none=True)
@@ -126,5 +136,31 @@ def save_document(folder: Path, doc: NewDocument, max_bytes: int) -> Path:
     stem = sanitize_filename(doc.title)[:60].strip("._-") or "document"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{stem}-{digest}.json"
+    if mark:
+        mark(path)
     _write(path, data)
     return path
+
+
+PENDING = ""  # the file hash an upload is recorded with until its ingest completes
+
+
+def recoverable(store: Store, folder: Path) -> list[Path]:
+    """What a killed server left in the uploads ``folder``: the uploads recorded as pending
+    whose file is whole (returned, to ingest). Files no record names (deleted on another
+    replica, or written after a crash left no record) and half-written ones are removed;
+    pending records without a file are forgotten."""
+    if not folder.is_dir():
+        return []
+    recorded = {Path(p): store.file_hash(p) for p in store.known_files() if Path(p).parent == folder}
+    pending = []
+    for path, digest in recorded.items():
+        if digest == PENDING:
+            if path.is_file():
+                pending.append(path)
+            else:
+                store.forget_file(str(path))
+    for path in folder.iterdir():
+        if path.is_file() and path not in recorded:
+            path.unlink(missing_ok=True)
+    return pending

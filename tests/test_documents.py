@@ -136,3 +136,21 @@ def test_unsupported_type_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "sheet.xlsx"
     with pytest.raises(UnsupportedFile, match="Unsupported file type"):
         load_bytes(path, b"PK..")
+
+
+def test_a_pdf_with_too_many_pages_is_skipped_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PDF bomb (thousands of pages) is refused before it holds an ingest."""
+    import io
+
+    from pypdf import PdfWriter
+
+    from rag import documents
+
+    writer = PdfWriter()
+    for _ in range(3):
+        writer.add_blank_page(width=200, height=200)
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    monkeypatch.setattr(documents, "MAX_PDF_PAGES", 2)
+    with pytest.raises(UnreadableFile, match="3 pages; the limit is 2"):
+        load_bytes(Path("big.pdf"), buffer.getvalue())

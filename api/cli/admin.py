@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli.app import app, console, progress_bar, run, settings
-from api.cli.output import print_eval
+from api.cli.app import app, console, engine, fail, progress_bar, run, settings
+from api.cli.output import print_eval, print_report
 
 
 @app.command("config")
@@ -32,6 +32,51 @@ def show_config(
     for name, value, where in effective(settings()):
         table.add_row(name, value, where)
     console.print(table)
+
+
+@app.command()
+def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Check the data dir (database, vectors, keyword index, uploads) and say how to mend it.
+    Exit 0 when nothing is wrong, 1 otherwise."""
+    with engine() as built:
+        findings = run(built.doctor)
+    if as_json:
+        sys.stdout.write(json.dumps([vars(f) for f in findings], indent=2) + "\n")
+    elif not findings:
+        console.print("[green]No problems found.[/]")
+    for f in [] if as_json else findings:
+        console.print(f"[yellow]•[/] {f.problem}\n  [dim]fix:[/] {f.fix}", highlight=False)
+    raise typer.Exit(1 if findings else 0)
+
+
+@app.command()
+def rebuild(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders to ingest after.")] = None,
+) -> None:
+    """Rebuild the index: a damaged catalog is set aside and restored from the vector store's
+    copy, then every article is embedded again with the current settings."""
+    from rag.engine import Engine
+    from rag.errors import StoreUnavailable
+    from rag.store.database import set_aside
+
+    config = settings()
+    try:
+        built = Engine(config)
+    except StoreUnavailable as exc:
+        if "damaged" not in str(exc):
+            raise fail(str(exc), 1) from None
+        moved = set_aside(config.resolved_data_dir())
+        console.print(f"[yellow]The catalog was damaged; set aside as {moved}.[/]", highlight=False)
+        built = run(lambda: Engine(config))
+    try:
+        with progress_bar(quiet=False) as bar:
+            task = bar.add_task("Rebuilding", total=None)
+            report = run(
+                lambda: built.rebuild(paths or [], lambda d, t, w: bar.update(task, completed=d, total=t))
+            )
+    finally:
+        built.close()
+    print_report(report)
 
 
 @app.command()

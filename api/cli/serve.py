@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from api.cli.app import State, app, console, engine, err, fail, run, settings
+from api.cli.sources import start_watching
 
 
 def loopback(host: str) -> bool:
@@ -40,6 +41,10 @@ def serve(
             help="Serve a non-loopback address without RAG_API_KEYS (anyone can read, upload and delete).",
         ),
     ] = False,
+    watch: Annotated[
+        bool,
+        typer.Option("--watch", help="Also poll the followed sources (`rag sources`) in the background."),
+    ] = False,
 ) -> None:
     """Serve the HTTP API, the OpenAI-compatible endpoint and the web page (uvicorn)."""
     import uvicorn
@@ -58,7 +63,12 @@ def serve(
         from api.app import create_app
 
         served = run(lambda: create_app(config))  # a store or model problem fails here, clearly
-        uvicorn.run(served, host=host, port=port, log_level=level)
+        watcher = start_watching(served.state.engine) if watch else None
+        try:
+            uvicorn.run(served, host=host, port=port, log_level=level)
+        finally:
+            if watcher is not None:
+                watcher.stop()
         return
     if not config.chroma_url and config.database_url is None:
         err.print(
@@ -68,7 +78,22 @@ def serve(
     if State.data_dir is not None:
         # Worker processes build their own Settings from the environment.
         os.environ["RAG_DATA_DIR"] = str(State.data_dir)
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=level)
+    if config.onnx_threads is None:
+        # Each worker's embedding runs on its share of the cores: two workers' runs spinning on
+        # every core each only make them wait on one another.
+        os.environ["RAG_ONNX_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+    watcher = None
+    if watch:  # the workers serve; this process polls the sources, with an engine of its own
+        from rag.engine import Engine
+
+        watcher = start_watching(run(lambda: Engine(config)))
+    try:
+        uvicorn.run(
+            "api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=level
+        )
+    finally:
+        if watcher is not None:
+            watcher.stop()
 
 
 @app.command()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -35,8 +35,9 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
-async def readyz(engine: EngineDep, settings: SettingsDep) -> JSONResponse:
-    """The store answers and the embedding model is loaded (503 otherwise); LLM status."""
+async def readyz(request: Request, engine: EngineDep, settings: SettingsDep) -> JSONResponse:
+    """The store answers and the models are loaded (503 otherwise, and while a server starting
+    up loads them, so a load balancer sends it nothing it would answer slowly); LLM status."""
     llm = LLMStatus(configured=settings.llm_configured)
     if settings.llm_configured:
         llm.model, llm.base_url = settings.llm_model, settings.llm_base_url
@@ -51,7 +52,8 @@ async def readyz(engine: EngineDep, settings: SettingsDep) -> JSONResponse:
     )
     try:
         status.articles, _ = await run_in_threadpool(engine.store.ping)  # reaches both stores
-        status.ready = True
+        status.ready = request.app.state.warm.is_set()
+        status.detail = None if status.ready else "warming up: loading the models and the index"
     except Exception as exc:  # whatever the store raises, it means "not ready"
         status.detail = f"store unavailable: {exc}"
     return JSONResponse(status.model_dump(), status_code=200 if status.ready else 503)
