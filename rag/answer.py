@@ -13,18 +13,20 @@ back to the extractive answer, marked ``degraded``, whenever the LLM fails.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
-from rag.citations import REFUSAL, CitationChecker, citation, refusal
+from rag.citations import REFUSAL, CitationChecker, citation, quoted_answer, refusal
 from rag.config import Settings
-from rag.embeddings import OnnxEmbedding
+from rag.embeddings import Embedder
 from rag.errors import LLMUnavailable
+from rag.judge import Verifier
 from rag.llm import LLMClient, addresses_model, build_messages
 from rag.models import Answer, Passage, StreamEvent
-from rag.text import sentence_spans
+from rag.text import name_tokens, name_words, sentence_spans
 from rag.text import terms as content_terms
 
 # Below both floors the best sentence is unrelated to the question, and the answer refuses
@@ -33,6 +35,10 @@ MIN_SIMILARITY = 0.45
 MIN_COVERAGE = 0.50
 # A sentence this similar to one already chosen repeats it.
 DUPLICATE_SIMILARITY = 0.86
+# Credit for naming what sentences of the other articles found name too, beyond the question's
+# own words: a multi-article question's answer is often the name its articles share (the
+# bridge), which the question does not say (docs/retrieval-log.md, "Extractive answers").
+BRIDGE_WEIGHT = 0.3
 __all__ = [
     "REFUSAL",
     "Answerer",
@@ -61,18 +67,56 @@ class Candidate:
     score: float = 0.0
 
 
-def candidates(passages: list[Passage], min_words: int = 5) -> list[Candidate]:
-    """Every sentence of the passages, with article offsets; duplicates across overlaps once."""
+def candidates(
+    passages: list[Passage], min_words: int = 5, stored: dict[str, list[tuple[int, int]]] | None = None
+) -> list[Candidate]:
+    """Every sentence of the passages, with article offsets; duplicates across overlaps once.
+    ``stored``: each article's sentence spans as ingest kept them (else the text is split here)."""
     seen: set[tuple[str, int]] = set()
     out: list[Candidate] = []
     for p in passages:
-        for a, b in sentence_spans(p.text, offset=p.start):
+        for a, b in within(p, stored):
             text = p.text[a - p.start : b - p.start]
             if len(text.split()) < min_words or (p.document_id, a) in seen:
                 continue
             seen.add((p.document_id, a))
             out.append(Candidate(p, a, b, text))
     return out
+
+
+def within(p: Passage, stored: dict[str, list[tuple[int, int]]] | None) -> list[tuple[int, int]]:
+    """The sentences wholly inside passage ``p``: from the stored spans of its article when there
+    are any, else split from its text."""
+    spans = stored.get(p.document_id) if stored else None
+    if spans is None:
+        return sentence_spans(p.text, offset=p.start)
+    return [(a, b) for a, b in spans if p.start <= a and b <= p.end]
+
+
+def _bridges(question: str, cands: list[Candidate]) -> list[float]:
+    """Per candidate, how many names beyond the question's it shares with sentences of the other
+    articles, over the candidates' most (0 to 1)."""
+    asked = name_tokens(question)
+    names = [name_words(c.text) - asked for c in cands]
+    by_article: dict[str, set[str]] = {}
+    for c, found in zip(cands, names, strict=True):
+        by_article.setdefault(c.passage.document_id, set()).update(found)
+    shared = []
+    for c, found in zip(cands, names, strict=True):
+        others = set().union(*(v for doc, v in by_article.items() if doc != c.passage.document_id))
+        shared.append(len(found & others))
+    top = max(shared, default=0) or 1
+    return [n / top for n in shared]
+
+
+class SentenceSource(Protocol):
+    """What the index kept about sentences at ingest (``rag.store.Store``)."""
+
+    def article_sentences(self, document_ids: Sequence[str]) -> dict[str, list[tuple[int, int]]]: ...
+
+    def stored_sentence_vectors(
+        self, passages: Sequence[Passage]
+    ) -> dict[tuple[str, int, int], np.ndarray]: ...
 
 
 def _window(c: Candidate, score: float, start: int | None = None, end: int | None = None) -> Passage:
@@ -84,10 +128,17 @@ def _window(c: Candidate, score: float, start: int | None = None, end: int | Non
 
 
 class ExtractiveAnswerer:
-    def __init__(self, embed: OnnxEmbedding, settings: Settings) -> None:
+    def __init__(
+        self,
+        embed: Embedder,
+        settings: Settings,
+        verifier: Verifier,
+        sentences: SentenceSource | None = None,
+    ) -> None:
         self.embed = embed
         self.settings = settings
-        self.checker = CitationChecker(embed)
+        self.checker = CitationChecker(verifier)
+        self.sentences = sentences
 
     def score(
         self, question: str, passages: list[Passage], focus: str | None = None
@@ -100,21 +151,36 @@ class ExtractiveAnswerer:
         follow-up's own subject rather than with the topic carried over for retrieval; the
         question still decides coverage and the refusal floor.
         """
-        cands = candidates(passages)
+        stored = (
+            self.sentences.article_sentences([p.document_id for p in passages]) if self.sentences else None
+        )
+        cands = candidates(passages, stored=stored)
         if not cands:
             return [], np.zeros((0, 0), dtype=np.float32)
         asked = [question] + ([focus] if focus else [])
-        vectors = self.embed.embed_batch(asked + [c.text for c in cands])
-        q, sents = vectors[0], vectors[len(asked) :]
-        own = vectors[1] if focus else q
+        q, own, sents = self._vectors(asked, cands, passages)
         q_terms = content_terms(question)
         rank_of = {p.id: i for i, p in enumerate(passages)}
-        for c, v in zip(cands, sents, strict=True):
+        bridges = _bridges(question, cands)
+        for c, v, bridge in zip(cands, sents, bridges, strict=True):
             c.similarity = float(v @ q)  # the refusal floor was calibrated on this
             c.coverage = len(q_terms & content_terms(c.text)) / len(q_terms) if q_terms else 0.0
             prior = 1.0 / (1 + rank_of[c.passage.id])  # the retriever's confidence in the passage
-            c.score = 0.6 * float(v @ own) + 0.3 * c.coverage + 0.1 * prior
+            c.score = 0.6 * float(v @ own) + 0.3 * c.coverage + 0.1 * prior + BRIDGE_WEIGHT * bridge
         return cands, sents
+
+    def _vectors(
+        self, asked: list[str], cands: list[Candidate], passages: list[Passage]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The question's (and focus's) vectors and each candidate sentence's: the ones ingest
+        stored are read, not embedded again (most of an answer's time before)."""
+        known = self.sentences.stored_sentence_vectors(passages) if self.sentences else {}
+        keys = [(c.passage.document_id, c.start, c.end) for c in cands]
+        missing = [i for i, key in enumerate(keys) if key not in known]
+        vectors = self.embed.embed_batch(asked + [cands[i].text for i in missing])
+        fresh = dict(zip(missing, vectors[len(asked) :], strict=True))
+        sents = np.vstack([fresh[i] if i in fresh else known[key] for i, key in enumerate(keys)])
+        return vectors[0], vectors[1] if len(asked) > 1 else vectors[0], sents
 
     def choose(self, question: str, passages: list[Passage], focus: str | None = None) -> list[Candidate]:
         """The sentences to answer with, best first; empty when the evidence is too weak."""
@@ -141,10 +207,9 @@ class ExtractiveAnswerer:
         chosen = self.choose(question, passages, focus)
         if not chosen:
             return refusal(question)
-        # Each chosen sentence is "shown" as its own passage, so the checker quotes it exactly.
-        shown = [_window(c, c.score) for c in chosen]
-        text = " ".join(f"{c.text} [{n}]" for n, c in enumerate(chosen, start=1))
-        return self.checker.verify(text, shown, question=question, mode="extractive")
+        # Each chosen sentence cites itself: a quote supported by what it is, so nothing is parsed
+        # or checked again.
+        return quoted_answer([_window(c, c.score) for c in chosen], question)
 
 
 class LLMAnswerer:
@@ -229,9 +294,16 @@ class Answerer:
     it; either way a failure yields the extractive answer with ``degraded: true`` and the reason.
     """
 
-    def __init__(self, embed: OnnxEmbedding, settings: Settings, llm: LLMClient | None = None) -> None:
+    def __init__(
+        self,
+        embed: Embedder,
+        settings: Settings,
+        verifier: Verifier,
+        llm: LLMClient | None = None,
+        sentences: SentenceSource | None = None,
+    ) -> None:
         self.settings = settings
-        self.extractive = ExtractiveAnswerer(embed, settings)
+        self.extractive = ExtractiveAnswerer(embed, settings, verifier, sentences)
         self.llm = LLMAnswerer(llm, self.extractive, settings) if llm is not None else None
 
     def events(

@@ -1,6 +1,6 @@
 """Ingestion: files -> articles -> chunks (LlamaIndex SentenceSplitter) -> embeddings (of each
 chunk, and of each of its sentences for the ranker) -> store (which adds each chunk's passage
-span, ``rag.passages``).
+span, ``rag.store.spans``).
 
 Input: paths (files or directories). Output: an ``IngestReport`` (added / updated / unchanged /
 removed / skipped with reason). Incremental: a file whose bytes are unchanged is not parsed;
@@ -15,21 +15,22 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from llama_index.core import Document
-from llama_index.core.ingestion import IngestionPipeline
-from llama_index.core.node_parser import SentenceSplitter
-from llama_index.core.schema import MetadataMode, TextNode
-from llama_index.core.utils import get_tokenizer
 
 from rag.documents import content_hash, discover, file_hash, iter_files, load_bytes
-from rag.embeddings import OnnxEmbedding
+from rag.embeddings import Embedder
 from rag.errors import RagError, UnreadableFile
 from rag.models import Article, IngestReport, SkippedFile
 from rag.store import Chunk, Store
-from rag.text import split_sentences
+from rag.store.catalog import SentenceVectors
+from rag.text import sentence_spans
+
+if TYPE_CHECKING:
+    from llama_index.core.ingestion import IngestionPipeline
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ Progress = Callable[[int, int, str], None]  # (done, total, what): articles; chu
 Pending = dict[str, tuple[Article, str, str]]  # article id -> (article, file, stored hash)
 
 
-def index_signature(store: Store, embed: OnnxEmbedding) -> str:
+def index_signature(store: Store, embed: Embedder) -> str:
     s = store.settings
     return f"{embed.model_name}|{s.chunk_size}|{s.chunk_overlap}|v1"
 
@@ -66,20 +67,33 @@ def _locate(article: Article, chunk: str, hint: int) -> tuple[int, int]:
 class Ingestor:
     """Runs ingestion against one store with one embedding model."""
 
-    def __init__(self, store: Store, embed: OnnxEmbedding) -> None:
+    def __init__(self, store: Store, embed: Embedder) -> None:
         self.store = store
         self.embed = embed
-        s = store.settings
-        self.splitter = SentenceSplitter(
-            chunk_size=s.chunk_size, chunk_overlap=s.chunk_overlap, include_prev_next_rel=False
-        )
-        self.pipeline = IngestionPipeline(transformations=[self.splitter, self.embed])
         self.signature = index_signature(store, embed)
-        self.tokenizer = get_tokenizer()  # the one SentenceSplitter counts tokens with
         # Only the embedding ranker reads sentence vectors; they double the embedding work, so
         # RAG_RANK_EMBEDDINGS=false skips them, and turning it back on fills them in at the next
         # ingest (without re-embedding the chunks).
-        self.sentence_vectors = s.rank_embeddings
+        self.sentence_vectors = store.settings.rank_embeddings
+
+    @cached_property
+    def pipeline(self) -> IngestionPipeline:
+        """LlamaIndex's splitter and our embedding, built only when something is to be embedded
+        (importing LlamaIndex costs seconds an unchanged corpus need not pay)."""
+        from llama_index.core.ingestion import IngestionPipeline
+        from llama_index.core.node_parser import SentenceSplitter
+
+        s = self.store.settings
+        splitter = SentenceSplitter(
+            chunk_size=s.chunk_size, chunk_overlap=s.chunk_overlap, include_prev_next_rel=False
+        )
+        return IngestionPipeline(transformations=[splitter, PipelineEmbedding.wrap(self.embed)])
+
+    @cached_property
+    def tokenizer(self) -> Any:
+        from llama_index.core.utils import get_tokenizer
+
+        return get_tokenizer()  # the one SentenceSplitter counts tokens with
 
     def _fit(self, text: str, share: int) -> str:
         """``text`` cut to 1/``share`` of the chunk size in tokens.
@@ -92,10 +106,14 @@ class Ingestor:
             text = text[: len(text) * 3 // 4]
         return text
 
-    def embed_sentences(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """One (sentences, dim) array per text (a chunk): the ranker compares each sentence with
-        each part of a question, since the fact a part asks about is one sentence of a chunk."""
-        pieces = [split_sentences(text) for text in texts]
+    def embed_sentences(self, chunks: Sequence[Chunk]) -> list[SentenceVectors]:
+        """Per chunk, its sentences' vectors (sentences x dim) and spans (article offsets): the
+        ranker compares each sentence with each part of a question, since the fact a part asks
+        about is one sentence of a chunk; the answerer reads them instead of embedding again."""
+        spans = [sentence_spans(c.text, offset=c.start) for c in chunks]
+        pieces = [
+            [c.text[a - c.start : b - c.start] for a, b in ss] for c, ss in zip(chunks, spans, strict=True)
+        ]
         flat = [sentence for piece in pieces for sentence in piece]
         # Shortest first: a batch is padded to its longest sentence, and padding is most of the cost.
         order = sorted(range(len(flat)), key=lambda i: len(flat[i]))
@@ -103,9 +121,12 @@ class Ingestor:
         vectors = np.empty_like(embedded)
         vectors[order] = embedded
         bounds = np.cumsum([0] + [len(piece) for piece in pieces])
-        return [vectors[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        return [(vectors[a:b], ss) for a, b, ss in zip(bounds[:-1], bounds[1:], spans, strict=True)]
 
     def chunk_and_embed(self, articles: Sequence[Article]) -> tuple[list[list[Chunk]], np.ndarray]:
+        from llama_index.core import Document
+        from llama_index.core.schema import MetadataMode, TextNode
+
         docs = [
             Document(
                 id_=a.id,
@@ -140,8 +161,14 @@ class Ingestor:
         return chunks, np.asarray(vectors, dtype=np.float32).reshape(len(vectors), dim)
 
     def run(
-        self, paths: Sequence[Path], sync: bool = False, progress: Progress | None = None
+        self,
+        paths: Sequence[Path],
+        sync: bool = False,
+        progress: Progress | None = None,
+        rebuild: bool = False,
     ) -> IngestReport:
+        """Ingest ``paths``; with ``rebuild``, every stored article is embedded again from its
+        stored text first (a damaged or foreign vector store, another embedding model)."""
         started = time.perf_counter()
         report = IngestReport()
         roots = [p.resolve() for p in paths]
@@ -151,7 +178,7 @@ class Ingestor:
             log.info("repaired interrupted ingest", extra={"orphan_vectors": removed})
         self.store.set_meta("dirty", "1")
         # File hashes only vouch for articles indexed with today's model and chunking.
-        trust_files = self.store.get_meta("signature") == self.signature
+        trust_files = not rebuild and self.store.get_meta("signature") == self.signature
         pending: Pending = {} if trust_files else self._reembed_all(report)
         finished, seen = self._scan(roots, trust_files, pending, report)
         if sync:
@@ -168,7 +195,11 @@ class Ingestor:
         upgraded = self.store.fill_passage_spans()  # an index from before passage spans
         if upgraded:
             log.info("passage spans added", extra={"articles": upgraded})
-        self.store.lexical()  # rebuilds the keyword index if anything changed
+        filled = self.store.fill_sentences()  # an index from before sentence spans were kept
+        if filled:
+            log.info("sentence spans added", extra={"articles_and_chunks": filled})
+        if not self.store.lexical_is_current():
+            self.store.lexical()  # rebuilt (and saved) now rather than at the first search
         self.store.set_meta("signature", self.signature)
         self.store.set_meta("dirty", "")
         report.seconds = round(time.perf_counter() - started, 3)
@@ -236,7 +267,7 @@ class Ingestor:
         for i in range(0, total, BATCH_ARTICLES):
             batch = todo[i : i + BATCH_ARTICLES]
             chunks, vectors = self.chunk_and_embed([a for a, _, _ in batch])
-            sentences = [c.text for article_chunks in chunks for c in article_chunks]
+            sentences = [c for article_chunks in chunks for c in article_chunks]
             self.store.write_articles(
                 [(a, f, h, c) for (a, f, h), c in zip(batch, chunks, strict=True)],
                 vectors,
@@ -252,8 +283,8 @@ class Ingestor:
         missing = self.store.without_sentence_vectors()
         for done in range(0, len(missing), BACKFILL_CHUNKS):
             todo = missing[done : done + BACKFILL_CHUNKS]
-            vectors = self.embed_sentences([text for _, text in todo])
-            self.store.add_sentence_vectors([(cid, v) for (cid, _), v in zip(todo, vectors, strict=True)])
+            vectors = self.embed_sentences(todo)
+            self.store.add_sentence_vectors([(c.id, v) for c, v in zip(todo, vectors, strict=True)])
             if progress:
                 progress(done + len(todo), len(missing), "sentence vectors")
 
@@ -263,3 +294,49 @@ def _display(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def _pipeline_embedding() -> type:
+    """``PipelineEmbedding``'s class, defined when first needed (it subclasses LlamaIndex's)."""
+    from llama_index.core.base.embeddings.base import BaseEmbedding
+    from pydantic import PrivateAttr
+
+    class PipelineEmbedding(BaseEmbedding):
+        """Our embedding (anything with ``embed_batch``) as the last step of an IngestionPipeline."""
+
+        _inner: Any = PrivateAttr()
+
+        def __init__(self, inner: Any, **kw: Any) -> None:
+            super().__init__(model_name=inner.model_name, embed_batch_size=inner.embed_batch_size, **kw)
+            self._inner = inner
+
+        @classmethod
+        def class_name(cls) -> str:
+            return "PipelineEmbedding"
+
+        def _get_query_embedding(self, query: str) -> list[float]:
+            return self._inner.embed_queries([query])[0].tolist()  # type: ignore[no-any-return]
+
+        async def _aget_query_embedding(self, query: str) -> list[float]:
+            return self._get_query_embedding(query)
+
+        def _get_text_embedding(self, text: str) -> list[float]:
+            return self._inner.embed_batch([text])[0].tolist()  # type: ignore[no-any-return]
+
+        def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+            return self._inner.embed_batch(texts).tolist()  # type: ignore[no-any-return]
+
+    return PipelineEmbedding
+
+
+class PipelineEmbedding:
+    """Wraps an embedding for LlamaIndex's ``IngestionPipeline``; the LlamaIndex class behind it
+    is made on first use, so importing this module does not import LlamaIndex."""
+
+    _class: type | None = None
+
+    @classmethod
+    def wrap(cls, inner: Any) -> Any:
+        if cls._class is None:
+            cls._class = _pipeline_embedding()
+        return cls._class(inner)

@@ -12,14 +12,14 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from typing import Any
-
-import openai
-from openai import OpenAI
+from typing import TYPE_CHECKING, Any
 
 from rag.config import Settings
 from rag.errors import LLMUnavailable
 from rag.models import Passage
+
+if TYPE_CHECKING:
+    import openai
 
 # After a connection failure or timeout the server is presumed down for this long, so
 # requests in ``auto`` mode answer extractively at once instead of each waiting on it.
@@ -92,9 +92,12 @@ class LLMClient:
     """One ``openai.OpenAI`` client for the configured server, plus a memory of recent failures."""
 
     def __init__(self, settings: Settings) -> None:
+        # Imported here: the SDK takes a second to import, which an engine without an LLM skips.
+        import openai
+
         self.settings = settings
         key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-        self.client = OpenAI(
+        self.client = openai.OpenAI(
             base_url=settings.llm_base_url,
             # Local servers (llama.cpp, vLLM, Ollama) want no key, but the SDK insists on one.
             api_key=key or "no-key",
@@ -126,6 +129,8 @@ class LLMClient:
         The whole call is bounded by ``llm_timeout``: the SDK bounds each read, and the loop
         stops a server that keeps trickling tokens past the deadline.
         """
+        import openai
+
         deadline = time.monotonic() + self.settings.llm_timeout
         produced = False
         try:

@@ -16,7 +16,7 @@ import threading
 
 _lock = threading.Lock()
 _prepared = False
-_QUIET = ("bm25s", "chromadb", "httpx", "urllib3", "alembic", "onnxruntime")
+_QUIET = ("bm25s", "chromadb", "httpx", "httpx2", "urllib3", "alembic", "onnxruntime", "openai")
 # Attributes every LogRecord has; anything else came in through ``extra=`` and is logged too.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import threading
 from functools import lru_cache
+from pathlib import Path
 
 import bm25s.stopwords
 import Stemmer
@@ -69,12 +70,29 @@ def numbers(text: str) -> set[str]:
 
 
 @lru_cache(maxsize=1)
+def _nltk_data() -> None:
+    """Put the NLTK data LlamaIndex ships (Punkt, stop-words) on NLTK's path, found without
+    importing LlamaIndex itself (seconds at start-up that answering a question does not need)."""
+    import importlib.util
+
+    import nltk.data
+
+    spec = importlib.util.find_spec("llama_index.core")
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    for folder in folders:
+        cache = str(Path(folder) / "_static" / "nltk_cache")
+        if cache not in nltk.data.path:
+            nltk.data.path.append(cache)
+
+
+@lru_cache(maxsize=1)
 def function_words() -> frozenset[str]:
     """NLTK's English stop-words (the copy LlamaIndex ships): the broader list, for telling what
     a message is about rather than for matching it against the index."""
-    from llama_index.core.utils import GlobalsHelper
+    from nltk.corpus import stopwords
 
-    return frozenset(GlobalsHelper().stopwords)
+    _nltk_data()
+    return frozenset(stopwords.words("english"))
 
 
 _TOPIC_WORD = re.compile(r"[\w][\w'’.-]*[\w]|[\w]")
@@ -97,10 +115,9 @@ def topic_words(text: str, extra_stopwords: frozenset[str] = frozenset()) -> lis
 
 @lru_cache(maxsize=1)
 def _punkt() -> object:
-    from llama_index.core.utils import GlobalsHelper
     from nltk.tokenize.punkt import PunktTokenizer
 
-    GlobalsHelper().wait_for_nltk_check()  # puts LlamaIndex's bundled NLTK data on the path
+    _nltk_data()
     return PunktTokenizer("english")
 
 
@@ -132,3 +149,45 @@ def plain_words(text: str) -> list[str]:
     vocabulary a question's names are looked up in, where a hyphen or accent must not hide a
     word the corpus holds."""
     return _PLAIN.findall(text.lower())
+
+
+# Capitalised runs of words. No named-entity model installs offline here (spaCy's and the
+# transformers' download theirs), and a capital letter finds the names that matter: a
+# sentence's first word is capitalised too, but a rare-name signal drops common words by their frequency.
+_NAME = re.compile(r"\b[A-Z][A-Za-z0-9&'-]+(?:\s+[A-Z][A-Za-z0-9&'-]+)*")
+# The words of a name as ``name_words`` cuts them (hyphens and apostrophes kept: "bankman-fried").
+_NAME_WORD = re.compile(r"[A-Za-z0-9&'-]+")
+
+
+def name_tokens(text: str) -> set[str]:
+    """Every word of ``text`` cut as ``name_words`` cuts a name's, lower-cased: what to leave out
+    of a comparison of names because the question already says it."""
+    return {w.lower() for w in _NAME_WORD.findall(text)}
+
+
+# A word list reads better packed than one word a line.
+# fmt: off
+_NOT_NAMES = frozenset(
+    {
+        "The", "A", "An", "In", "On", "At", "For", "And", "But", "Or", "If", "It", "Its", "This",
+        "That", "These", "Those", "He", "She", "They", "We", "I", "You", "His", "Her", "Their", "Our",
+        "As", "By", "From", "With", "To", "Of", "Is", "Was", "Are", "Were", "Be", "Has", "Have", "Had",
+        "Not", "No", "So", "Do", "Does", "Did", "Will", "Would", "Can", "Could", "May", "Might",
+        "Should", "Also", "After", "Before", "When", "While", "Where", "What", "Who", "Which", "How",
+        "Why", "Mr", "Ms", "Mrs", "Dr", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
+        "Saturday", "Sunday", "January", "February", "March", "April", "June", "July", "August",
+        "September", "October", "November", "December",
+    }
+)
+# fmt: on
+
+
+def name_words(text: str) -> set[str]:
+    """The words of ``text``'s capitalised runs, lower-cased, function words, days and months
+    left out."""
+    return {
+        w.lower()
+        for run in _NAME.finditer(text)
+        for w in run.group(0).split()
+        if len(w) > 2 and w not in _NOT_NAMES
+    }

@@ -9,8 +9,10 @@ from rag.answer import ExtractiveAnswerer, LLMAnswerer
 from rag.config import Settings
 from rag.embeddings import OnnxEmbedding
 from rag.engine import Engine
+from rag.judge import Verifier
 from rag.llm import LLMClient
 from rag.models import Answer, Passage
+from rag.verification import ClaimChecker
 from tests.conftest import SEED
 
 
@@ -95,7 +97,8 @@ def test_the_llm_is_never_shown_orders_even_when_they_match_best(
         id="c0", document_id="d0", text=text, start=0, end=len(text), score=1.0, title="Satellites"
     )
     settings = Settings(data_dir=tmp_path, llm_base_url="http://127.0.0.1:9/v1")
-    answerer = LLMAnswerer(LLMClient(settings), ExtractiveAnswerer(embed, settings), settings)
+    extractive = ExtractiveAnswerer(embed, settings, Verifier(ClaimChecker(embed)))
+    answerer = LLMAnswerer(LLMClient(settings), extractive, settings)
     shown = answerer.context("What is China providing Russia?", [passage])
     assert shown and shown[0].text.startswith("China is providing Russia")
     assert not any("Ignore previous" in w.text for w in shown)

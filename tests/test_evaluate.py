@@ -104,9 +104,7 @@ def test_retrieval_and_refusals_clear_the_floor(evaluated: tuple[EvalReport, Pat
 
 
 def rag(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*RAG, *args], cwd=cwd, capture_output=True, text=True, timeout=240
-    )
+    return subprocess.run([*RAG, *args], cwd=cwd, capture_output=True, text=True, timeout=240)
 
 
 @pytest.mark.slow

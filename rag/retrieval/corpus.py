@@ -28,11 +28,13 @@ class CorpusView:
     outlets: OutletIndex
     words: frozenset[str]
     document_of: dict[str, str]  # chunk id -> article id
-    chunk_ids: list[str]  # the lexical index's order, which the vector matrix follows
+    lexical: LexicalIndex  # the one this view was read beside; the vector matrix follows its order
     masks: dict[str, np.ndarray | None] = field(default_factory=dict)
     _matrix: np.ndarray | None = None
     _loaded: bool = False
     _sentences: dict[str, np.ndarray] = field(default_factory=dict)
+    _sentence_matrix: tuple[np.ndarray, np.ndarray] | None = None
+    _sentence_matrix_loaded: bool = False
 
     @classmethod
     def read(cls, store: Store, generation: int, lexical: LexicalIndex) -> CorpusView:
@@ -40,7 +42,11 @@ class CorpusView:
         for text in store.article_texts():
             words.update(plain_words(text))
         outlets = OutletIndex(store.sources())
-        return cls(generation, outlets, frozenset(words), store.chunk_documents(), lexical.chunk_ids)
+        return cls(generation, outlets, frozenset(words), store.chunk_documents(), lexical)
+
+    @property
+    def chunk_ids(self) -> list[str]:
+        return self.lexical.chunk_ids
 
     def mask(self, lexical: LexicalIndex, filters: Filters | None) -> np.ndarray | None:
         """Which of ``lexical``'s chunks ``filters`` keep, cached for this generation."""
@@ -55,10 +61,21 @@ class CorpusView:
             self.masks[key] = lexical.mask(filters)
         return self.masks[key]
 
-    def sentence_vectors(self, store: Store, ids: list[str]) -> dict[str, np.ndarray]:
-        """The sentence vectors of the chunks ``ids`` (those that have them), kept once read
-        (reading a search's candidates from the database is a measurable share of it),
-        bounded by SENTENCE_CACHE chunks."""
+    def sentence_vectors(self, store: Store, ids: list[str], dimensions: int | None) -> dict[str, np.ndarray]:
+        """The sentence vectors (float16, flat) of the chunks ``ids`` that have them: slices of
+        the memory-mapped matrix saved beside the lexical index when there is one, else read
+        from the database and kept (bounded by SENTENCE_CACHE chunks)."""
+        if not self._sentence_matrix_loaded and dimensions is not None:
+            self._sentence_matrix_loaded = True
+            self._sentence_matrix = store.sentence_matrix(self.lexical, dimensions)
+        if self._sentence_matrix is not None:
+            matrix, starts = self._sentence_matrix
+            rows = [(cid, self.lexical.position(cid)) for cid in ids]
+            return {
+                cid: matrix[starts[r] : starts[r + 1]].reshape(-1)
+                for cid, r in rows
+                if r >= 0 and starts[r + 1] > starts[r]
+            }
         got = {cid: v for cid in ids if (v := self._sentences.get(cid)) is not None}
         missing = [cid for cid in ids if cid not in got]
         if missing:
@@ -78,9 +95,5 @@ class CorpusView:
         """
         if not self._loaded:
             self._loaded = True
-            ids = self.chunk_ids
-            if ids and len(ids) <= EXACT_SEARCH_LIMIT:
-                rows = store.chunk_vectors(ids)
-                if len(rows) == len(ids):  # else an ingest is running: Chroma answers
-                    self._matrix = np.asarray([rows[cid] for cid in ids], dtype=np.float32)
+            self._matrix = store.chunk_matrix(self.lexical, EXACT_SEARCH_LIMIT)
         return self._matrix

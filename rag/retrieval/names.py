@@ -20,7 +20,6 @@ cites; all rare words instead of names gave nothing (docs/retrieval-log.md, "Sha
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from pathlib import Path
 
@@ -28,41 +27,9 @@ import numpy as np
 
 from rag.retrieval.params import LEADS, RARE
 from rag.retrieval.words import ranges
-from rag.text import content_words
+from rag.text import content_words, name_tokens, name_words
 
 NAMES_FILE = "names.npz"
-# Capitalised runs of words. No named-entity model installs offline here (spaCy's and the
-# transformers' download theirs), and a capital letter finds the names that matter: a
-# sentence's first word is capitalised too, but common words fall below RARE.
-_NAME = re.compile(r"\b[A-Z][A-Za-z0-9&'-]+(?:\s+[A-Z][A-Za-z0-9&'-]+)*")
-# The words of a name as ``name_words`` cuts them (hyphens and apostrophes kept: "bankman-fried").
-_NAME_WORD = re.compile(r"[A-Za-z0-9&'-]+")
-# A word list reads better packed than one word a line.
-# fmt: off
-_NOT_NAMES = frozenset(
-    {
-        "The", "A", "An", "In", "On", "At", "For", "And", "But", "Or", "If", "It", "Its", "This",
-        "That", "These", "Those", "He", "She", "They", "We", "I", "You", "His", "Her", "Their", "Our",
-        "As", "By", "From", "With", "To", "Of", "Is", "Was", "Are", "Were", "Be", "Has", "Have", "Had",
-        "Not", "No", "So", "Do", "Does", "Did", "Will", "Would", "Can", "Could", "May", "Might",
-        "Should", "Also", "After", "Before", "When", "While", "Where", "What", "Who", "Which", "How",
-        "Why", "Mr", "Ms", "Mrs", "Dr", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
-        "Saturday", "Sunday", "January", "February", "March", "April", "June", "July", "August",
-        "September", "October", "November", "December",
-    }
-)
-# fmt: on
-
-
-def name_words(text: str) -> set[str]:
-    """The words of ``text``'s capitalised runs, lower-cased, function words, days and months
-    left out."""
-    return {
-        w.lower()
-        for run in _NAME.finditer(text)
-        for w in run.group(0).split()
-        if len(w) > 2 and w not in _NOT_NAMES
-    }
 
 
 class ChunkNames:
@@ -116,7 +83,7 @@ class ChunkNames:
         if not len(rows) or not self.vocabulary:
             return out
         weight = self.idf.copy()
-        asked = {w.lower() for w in _NAME_WORD.findall(question)} | set(content_words(question))
+        asked = name_tokens(question) | set(content_words(question))
         weight[[self.index[w] for w in asked if w in self.index]] = 0.0
         counts = self.counts[rows]
         owner = np.repeat(np.arange(len(rows)), counts)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.embeddings import OnnxEmbedding
+from rag.embeddings import Embedder
 from rag.models import Filters
 from rag.retrieval.corpus import CorpusView
 from rag.retrieval.features import ABSENT, Pool
@@ -46,7 +46,7 @@ class Context:
     """What one search reads: the store, this generation's view of it and its lexical index."""
 
     store: Store
-    embed: OnnxEmbedding
+    embed: Embedder
     embedder: Executor  # one thread: the question's embedding runs beside the keyword work
     view: CorpusView
     lexical: LexicalIndex
@@ -81,13 +81,7 @@ def build(ctx: Context, query: str, k: int, filters: Filters | None, plan: Query
     clause_mask = ctx.mask((filters or Filters()).model_copy(update={"source": named}) if named else filters)
     words = [keyword_tokens(part) for part in parts]
     best_sentences = [ctx.lexical.best_sentence_scores(w) for w in words]
-    for best in best_sentences:
-        if best is None:  # no sentence index
-            break
-        # The chunks stating what one clause asks, though the whole question's words rank them
-        # low: candidates too, with no fused score.
-        for cid, _ in _top(ctx.lexical.chunk_ids, best[:-1], clause_mask, SENTENCE_DEPTH):
-            fused.setdefault(cid, 0.0)
+    _add_sentence_candidates(ctx, fused, best_sentences, clause_mask)
     ids, rows, ranks = _candidates(ctx, fused, ranked)
     # A clause is credited to its outlet at any date, as the clause searches look.
     masks = [ctx.mask(Filters(source=s.filters.source)) for s in plan.subqueries]
@@ -97,7 +91,12 @@ def build(ctx: Context, query: str, k: int, filters: Filters | None, plan: Query
     extensions = ctx.lexical.extensions
     soft: SentenceWords = extensions["words"]
     names: ChunkNames = extensions["names"]
-    stored = ctx.view.sentence_vectors(ctx.store, ids) if short else {}
+    matrix = ctx.matrix() if short else None  # the in-memory chunk vectors tell the dimensions
+    stored = (
+        ctx.view.sentence_vectors(ctx.store, ids, matrix.shape[1] if matrix is not None else None)
+        if short
+        else {}
+    )
     pool = Pool(
         ids=ids,
         documents=documents,
@@ -117,6 +116,18 @@ def build(ctx: Context, query: str, k: int, filters: Filters | None, plan: Query
     pool.dense = _clause_similarity(ctx, ids, rows, vectors)
     pool.sentence_dense = _sentence_similarity(ids, stored, vectors)
     return pool
+
+
+def _add_sentence_candidates(
+    ctx: Context, fused: dict[str, float], best_sentences: list[np.ndarray | None], mask: np.ndarray | None
+) -> None:
+    """The chunks stating what one clause asks, though the whole question's words rank them
+    low: candidates too, with no fused score."""
+    for best in best_sentences:
+        if best is None:  # no sentence index
+            return
+        for cid, _ in _top(ctx.lexical.chunk_ids, best[:-1], mask, SENTENCE_DEPTH):
+            fused.setdefault(cid, 0.0)
 
 
 def _keyword_lists(

@@ -16,7 +16,7 @@ from functools import cached_property
 
 import numpy as np
 
-from rag.embeddings import OnnxEmbedding
+from rag.embeddings import Embedder
 from rag.errors import BadInput, NothingIndexed
 from rag.models import Filters, Passage
 from rag.retrieval import pool as pools
@@ -25,13 +25,13 @@ from rag.retrieval.features import ABSENT, Pool, features
 from rag.retrieval.params import LEADERS, MAX_PER_ARTICLE
 from rag.retrieval.query import QueryPlan, analyze
 from rag.retrieval.ranker import Ranker
-from rag.store import Store
+from rag.store import GENERATION_MAX_AGE, Store
 
 
 class Retriever:
     """Searches one store; one per engine (its caches follow the corpus generation)."""
 
-    def __init__(self, store: Store, embed: OnnxEmbedding) -> None:
+    def __init__(self, store: Store, embed: Embedder) -> None:
         self.store = store
         self.embed = embed
         self._embedder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rag-embed")
@@ -48,12 +48,24 @@ class Retriever:
         return Ranker.load(self.store.settings)
 
     def view(self) -> CorpusView:
-        """This generation's view of the corpus (rebuilt when another write changed it)."""
-        generation = self.store.generation()
+        """This generation's view of the corpus, read beside the lexical index searches use
+        (rebuilt when a write, here or in another process, changed the corpus; meanwhile an
+        index being rebuilt in the background keeps answering)."""
+        index = self.store.lexical(wait=False)
+        generation = self.store.generation(max_age=GENERATION_MAX_AGE)
         with self._lock:
-            if self._view is None or self._view.generation != generation:
-                self._view = CorpusView.read(self.store, generation, self.store.lexical())
-            return self._view
+            view = self._view
+            if view is None or view.generation != generation or view.lexical is not index:
+                view = self._view = CorpusView.read(self.store, generation, index)
+            return view
+
+    def prepare(self) -> None:
+        """Build now what the first search would: this generation's view, its chunk and
+        sentence matrices (after an ingest, rather than in the first question's time)."""
+        view = self.view()
+        matrix = view.vectors(self.store)
+        if matrix is not None and self.store.settings.rank_embeddings:
+            view.sentence_vectors(self.store, [], matrix.shape[1])
 
     def plan(self, query: str, filters: Filters | None = None) -> QueryPlan:
         """The outlets, dates and sub-queries the system reads from ``query``."""
@@ -63,7 +75,7 @@ class Retriever:
     def pool(self, query: str, k: int, filters: Filters | None = None, plan: QueryPlan | None = None) -> Pool:
         """The candidates for a search that returns ``k`` passages, and what the ranker reads."""
         view = self.view()
-        context = pools.Context(self.store, self.embed, self._embedder, view, self.store.lexical())
+        context = pools.Context(self.store, self.embed, self._embedder, view, view.lexical)
         return pools.build(
             context, query, k, filters, plan or analyze(query, view.outlets, filters, view.words)
         )

@@ -14,9 +14,7 @@ pytestmark = pytest.mark.slow
 
 
 def rag(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*RAG, *args], cwd=cwd, capture_output=True, text=True, timeout=240
-    )
+    return subprocess.run([*RAG, *args], cwd=cwd, capture_output=True, text=True, timeout=240)
 
 
 def test_ingest_then_ask_json(corpus_dir: Path, tmp_path: Path) -> None:
