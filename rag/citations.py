@@ -2,15 +2,13 @@
 
 Input: the text a model (or the extractive answerer) wrote, where ``[n]`` refers to the n-th
 passage it was shown, and those passages (exact article spans). Output: an ``Answer`` whose
-sentences each say whether the span(s) they cite support them, whose citations quote the
-best-matching sentence(s) of the cited passage with exact article offsets, numbered 1..N in
-order of first use, and which lists the numbers that pointed at no passage shown
-(``removed_citations``). Uncited factual sentences are flagged ``supported: false``; with
-``drop_unsupported`` the flagged sentences are removed from the answer instead.
-
-Support = every number in the sentence appears in the cited text, and the sentence's content
-words and meaning (embedding similarity with the packaged model) match what it cites. The
-thresholds come from ``benchmarks/citation_thresholds.py``.
+sentences each carry the claim checker's verdict on the passages they cite (``supported``,
+``unsupported`` or ``contradicted``, with a calibrated score and, for a contradiction, what
+conflicts), whose citations quote the evidence sentences the checker found (exact article
+offsets), numbered 1..N in order of first use, and which lists the numbers that pointed at no
+passage shown (``removed_citations``). An uncited sentence that states a fact is unsupported;
+with ``drop_unsupported`` such sentences are removed from the answer instead of flagged.
+The judging itself is ``rag.verification``'s.
 """
 
 from __future__ import annotations
@@ -18,27 +16,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from rag.embeddings import OnnxEmbedding
-from rag.models import Answer, Citation, Passage, Sentence
-from rag.text import numbers, sentence_spans
-from rag.text import terms as content_terms
+from rag.judge import Verifier
+from rag.models import Answer, Citation, Conflict, Passage, Sentence, Verdict
+from rag.text import sentence_spans
+from rag.verification import Evidence, Judgement, checkable
 
 REFUSAL = "The corpus has insufficient information to answer this question."
-
-# Calibrated by benchmarks/citation_thresholds.py on 150 MultiHop-RAG dev questions' evidence
-# facts (706 supported claims, 427 hard negatives: the best-matching window of another article,
-# or the fact with a changed number): the loosest thresholds passing at most 5% of negatives.
-# There, 99.9% of supported claims pass and 3.7% of negatives do (most of those are the same
-# fact reported by another outlet). A claim is supported when its numbers appear in the cited
-# text, SUPPORT_WEIGHT_COV * coverage + (1 - SUPPORT_WEIGHT_COV) * similarity of its best span
-# >= MIN_SUPPORT, and at least MIN_CLAIM_COVERAGE of its content words occur in the cited text.
-SUPPORT_WEIGHT_COV = 0.5
-MIN_SUPPORT = 0.66
-MIN_CLAIM_COVERAGE = 0.2
-# A sentence with fewer content words than this states no checkable fact ("In short:").
-MIN_FACT_TERMS = 3
 
 _NUMBERS = r"\d+(?:\s*(?:,|;|-|–|and)\s*\d+)*"
 _BRACKET = r"\[\s*(?:passages?\s*)?{}\s*\]"
@@ -88,48 +71,26 @@ def citation(passage: Passage, number: int, start: int, end: int, quote: str, sc
 
 
 @dataclass
-class Support:
-    """The evidence for one claim: best span score, share of its words cited, numbers found."""
-
-    score: float
-    coverage: float
-    numbers_ok: bool
-
-    @property
-    def passes(self) -> bool:
-        return self.numbers_ok and self.coverage >= MIN_CLAIM_COVERAGE and self.score >= MIN_SUPPORT
-
-
-@dataclass
-class Span:
-    """A quotable piece of a shown passage: one sentence, or two adjacent ones."""
-
-    shown: int  # 1-based number of the passage shown
-    start: int  # article offsets
-    end: int
-    vector: np.ndarray
-    terms: set[str]
-
-
-@dataclass
 class Claim:
-    """One sentence of the answer, with where it sits in the text and what it cites."""
+    """One sentence of the answer, with where it sits in the text, what it cites and the verdict."""
 
     start: int
     end: int
     text: str  # markers removed, whitespace collapsed
     cited: list[int] = field(default_factory=list)  # shown-passage numbers, in order
     markers: list[re.Match[str]] = field(default_factory=list)
-    supported: bool = False
-    quotes: dict[int, Span] = field(default_factory=dict)  # shown number -> best span
+    verdict: Verdict = "unsupported"
+    score: float | None = None
+    quotes: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # shown number -> spans
+    conflict: tuple[int, tuple[int, int], dict[str, object]] | None = None  # shown, span, Conflict fields
     removed: list[int] = field(default_factory=list)
 
 
 class CitationChecker:
     """Verifies an answer's citations against the passages it was written from."""
 
-    def __init__(self, embed: OnnxEmbedding) -> None:
-        self.embed = embed
+    def __init__(self, verifier: Verifier) -> None:
+        self.verifier = verifier
 
     def verify(
         self,
@@ -143,15 +104,15 @@ class CitationChecker:
         claims = self._claims(text)
         if not claims:
             return Answer(answer=text.strip(), mode=mode, question=question)  # type: ignore[arg-type]
-        spans = self._spans(shown)
-        vectors = self.embed.embed_batch([c.text for c in claims])
-        for claim, vector in zip(claims, vectors, strict=True):
-            self._check(claim, vector, shown, spans)
+        degraded = self._judge(claims, shown)
         refused = all(is_refusal(c.text) for c in claims)
-        kept = [c for c in claims if c.supported or not drop_unsupported]
+        kept = [c for c in claims if c.verdict == "supported" or not drop_unsupported]
         if not kept:
             return refusal(question, mode)
-        return self._assemble(text, claims, kept, shown, question, mode, refused)
+        answer = self._assemble(text, claims, kept, shown, question, mode, refused)
+        if degraded:
+            answer = answer.model_copy(update={"degraded": True, "degraded_reason": degraded})
+        return answer
 
     # --- parsing ------------------------------------------------------------------------
     def _claims(self, text: str) -> list[Claim]:
@@ -185,68 +146,27 @@ class CitationChecker:
                 out[-1].cited.extend(n for n in claim.cited if n not in out[-1].cited)
         return out
 
-    def _spans(self, shown: list[Passage]) -> list[Span]:
-        pieces: list[tuple[int, int, int]] = []
-        for number, p in enumerate(shown, start=1):
-            sentences = sentence_spans(p.text, offset=p.start) or [(p.start, p.end)]
-            pieces.extend((number, a, b) for a, b in sentences)
-        if not pieces:
-            return []
-        vectors = self.embed.embed_batch([_text(shown[n - 1], a, b) for n, a, b in pieces])
-        spans = [
-            Span(n, a, b, v, content_terms(_text(shown[n - 1], a, b)))
-            for (n, a, b), v in zip(pieces, vectors, strict=True)
-        ]
-        # Adjacent pairs: a claim often fuses two sentences of one passage.
-        pairs = []
-        for left, right in zip(spans, spans[1:], strict=False):
-            if left.shown == right.shown:
-                v = left.vector + right.vector
-                pairs.append(
-                    Span(left.shown, left.start, right.end, v / np.linalg.norm(v), left.terms | right.terms)
-                )
-        return spans + pairs
-
     # --- checking -----------------------------------------------------------------------
-    def _check(self, claim: Claim, vector: np.ndarray, shown: list[Passage], spans: list[Span]) -> None:
-        valid = [n for n in claim.cited if 1 <= n <= len(shown)]
-        claim.removed = [n for n in claim.cited if n not in valid]
-        claim.cited = valid
-        support, claim.quotes = self._support(claim.text, vector, {n: shown[n - 1] for n in valid}, spans)
-        if is_refusal(claim.text) or (not valid and len(content_terms(claim.text)) < MIN_FACT_TERMS):
-            claim.supported = True  # no checkable fact: a refusal or a connective phrase
-        else:
-            claim.supported = bool(valid) and support.passes
-
-    def _support(
-        self, text: str, vector: np.ndarray, cited: dict[int, Passage], spans: list[Span]
-    ) -> tuple[Support, dict[int, Span]]:
-        """How well the cited passages back ``text``, and each one's best-matching span."""
-        terms = content_terms(text)
-        quotes: dict[int, Span] = {}
-        best = 0.0
-        for n in cited:
-            scored = [(self._score(terms, vector, s), s) for s in spans if s.shown == n]
-            if not scored:
-                continue
-            # Prefer the single sentence unless the pair adds real evidence.
-            scored.sort(key=lambda t: (-round(t[0], 2), t[1].end - t[1].start))
-            quotes[n] = scored[0][1]
-            best = max(best, scored[0][0])
-        cited_text = " ".join(p.text for p in cited.values())
-        coverage = len(terms & content_terms(cited_text)) / len(terms) if terms else 1.0
-        return Support(best, coverage, numbers(text) <= numbers(cited_text)), quotes
-
-    def measure(self, claim: str, cited: list[Passage]) -> Support:
-        """How well ``cited`` supports ``claim`` (used to calibrate the thresholds)."""
-        vector = self.embed.embed_batch([claim])[0]
-        support, _ = self._support(claim, vector, dict(enumerate(cited, start=1)), self._spans(cited))
-        return support
-
-    @staticmethod
-    def _score(terms: set[str], vector: np.ndarray, span: Span) -> float:
-        coverage = len(terms & span.terms) / len(terms) if terms else 0.0
-        return SUPPORT_WEIGHT_COV * coverage + (1 - SUPPORT_WEIGHT_COV) * float(vector @ span.vector)
+    def _judge(self, claims: list[Claim], shown: list[Passage]) -> str | None:
+        """Each claim's verdict: a quote of what it cites is supported as it stands; the rest go
+        to the verifier together (one embedding run, one LLM call). Returns why the verdicts are
+        only the local checker's, when an LLM judge was wanted and failed."""
+        asked: list[Claim] = []
+        for claim in claims:
+            valid = [n for n in claim.cited if 1 <= n <= len(shown)]
+            claim.removed = [n for n in claim.cited if n not in valid]
+            claim.cited = valid
+            if is_refusal(claim.text) or not checkable(claim.text):
+                claim.verdict = "supported"  # no checkable fact: a refusal or a connective phrase
+            elif not valid:
+                claim.verdict = "unsupported"  # a fact that cites nothing
+            elif not _quoted(claim, shown):
+                asked.append(claim)
+        evidence = [[Evidence(shown[n - 1].text, shown[n - 1].start) for n in c.cited] for c in asked]
+        checked = self.verifier.check([c.text for c in asked], evidence)
+        for claim, judgement in zip(asked, checked.judgements, strict=True):
+            _apply_judgement(claim, judgement)
+        return checked.degraded_reason
 
     # --- output -------------------------------------------------------------------------
     def _assemble(
@@ -259,8 +179,7 @@ class CitationChecker:
         mode: str,
         refused: bool,
     ) -> Answer:
-        ids: dict[tuple[int, int, int], int] = {}
-        citations: list[Citation] = []
+        numbering = _Numbering(shown)
         sentences: list[Sentence] = []
         removed: list[int] = []
         replace: list[tuple[int, int, str]] = []  # (start, end, new text) edits of ``text``
@@ -271,35 +190,95 @@ class CitationChecker:
                 replace.append((claim.start, claim.end, ""))
                 replace.extend((m.start(), m.end(), "") for m in claim.markers if m.start() >= claim.end)
                 continue
-            numbers_used: list[int] = []
-            for n in claim.cited:
-                span = claim.quotes.get(n)
-                if span is None:
-                    continue
-                key = (n, span.start, span.end)
-                if key not in ids:
-                    ids[key] = len(ids) + 1
-                    p = shown[n - 1]
-                    citations.append(
-                        citation(p, ids[key], span.start, span.end, _text(p, span.start, span.end), p.score)
-                    )
-                if ids[key] not in numbers_used:
-                    numbers_used.append(ids[key])
-            sentences.append(Sentence(text=claim.text, citations=numbers_used, supported=claim.supported))
+            sentences.append(numbering.sentence(claim))
             # All of a sentence's citations are written once, where its first marker was.
             for i, m in enumerate(claim.markers):
-                new = "".join(f"[{k}]" for k in numbers_used) if i == 0 else ""
+                new = "".join(f"[{k}]" for k in sentences[-1].citations) if i == 0 else ""
                 replace.append((m.start(), m.end(), new))
-        answer_text = _apply(text, replace)
         return Answer(
-            answer=answer_text,
+            answer=_apply(text, replace),
             refused=refused,
             mode=mode,  # type: ignore[arg-type]
             sentences=sentences,
-            citations=citations,
+            citations=numbering.citations,
             removed_citations=removed,
             question=question,
         )
+
+
+class _Numbering:
+    """Citations numbered 1..N in order of first use; one number per quoted span."""
+
+    def __init__(self, shown: list[Passage]) -> None:
+        self.shown = shown
+        self.citations: list[Citation] = []
+        self._ids: dict[tuple[int, int, int], int] = {}
+
+    def number(self, n: int, start: int, end: int) -> int:
+        key = (n, start, end)
+        if key not in self._ids:
+            self._ids[key] = len(self._ids) + 1
+            p = self.shown[n - 1]
+            self.citations.append(citation(p, self._ids[key], start, end, _text(p, start, end), p.score))
+        return self._ids[key]
+
+    def sentence(self, claim: Claim) -> Sentence:
+        numbers: list[int] = []
+        for n in claim.cited:
+            p = self.shown[n - 1]
+            # A cited passage the checker quoted nothing from is quoted whole (shown windows
+            # are a sentence or two).
+            for start, end in claim.quotes.get(n) or [(p.start, p.end)]:
+                k = self.number(n, start, end)
+                if k not in numbers:
+                    numbers.append(k)
+        conflict = None
+        if claim.conflict is not None:
+            n, (start, end), fields = claim.conflict
+            k = self.number(n, start, end)
+            numbers += [] if k in numbers else [k]
+            conflict = Conflict(**fields, citation=k)  # type: ignore[arg-type]
+        score = None if claim.score is None else round(claim.score, 4)
+        verdict = claim.verdict
+        return Sentence(
+            text=claim.text,
+            citations=numbers,
+            supported=verdict == "supported",
+            verdict=verdict,
+            score=score,
+            conflict=conflict,
+        )
+
+
+def _quoted(claim: Claim, shown: list[Passage]) -> bool:
+    """A claim that is word for word in a passage it cites is supported by it as it stands (the
+    extractive answer's sentences are): marked so, with that exact quote, and no model run."""
+    wanted = " ".join(claim.text.split())
+    for n in claim.cited:
+        p = shown[n - 1]
+        for a, b in sentence_spans(p.text, offset=p.start) or [(p.start, p.end)]:
+            if " ".join(_text(p, a, b).split()) == wanted:
+                claim.verdict, claim.score, claim.quotes = "supported", 1.0, {n: [(a, b)]}
+                return True
+    return False
+
+
+def _apply_judgement(claim: Claim, judgement: Judgement) -> None:
+    claim.verdict = judgement.verdict.value  # type: ignore[assignment]
+    claim.score = judgement.score
+    for span in judgement.spans:
+        claim.quotes.setdefault(claim.cited[span.evidence], []).append((span.start, span.end))
+    found = judgement.conflict
+    if found is not None:
+        n = claim.cited[found.evidence.evidence]
+        fields = {
+            "kind": found.kind,
+            "claim_text": found.claim_text,
+            "claim_start": found.claim_start,
+            "claim_end": found.claim_end,
+            "evidence_text": found.evidence_text,
+        }
+        claim.conflict = (n, (found.evidence.start, found.evidence.end), fields)
 
 
 def _text(p: Passage, start: int, end: int) -> str:
@@ -319,6 +298,24 @@ def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
     joined = re.sub(r"[ \t]+([.,;:!?])", r"\1", joined)  # "Russia [1] ." after an emptied marker
     joined = re.sub(r"[ \t]{2,}", " ", joined)
     return re.sub(r"\n{3,}", "\n\n", joined).strip()
+
+
+def quoted_answer(shown: list[Passage], question: str) -> Answer:
+    """An answer made of passage sentences quoted as they are (the extractive answer): each
+    sentence cites itself, ``[n]`` for the n-th, and is supported by the quote it is."""
+    citations = [citation(p, n, p.start, p.end, p.text, p.score) for n, p in enumerate(shown, start=1)]
+    sentences = [
+        Sentence(text=" ".join(p.text.split()), citations=[n], supported=True, verdict="supported", score=1.0)
+        for n, p in enumerate(shown, start=1)
+    ]
+    return Answer(
+        answer=" ".join(f"{p.text} [{n}]" for n, p in enumerate(shown, start=1)),
+        refused=all(is_refusal(s.text) for s in sentences),
+        mode="extractive",
+        sentences=sentences,
+        citations=citations,
+        question=question,
+    )
 
 
 def refusal(question: str, mode: str = "extractive", reason: str | None = None, **extra: object) -> Answer:

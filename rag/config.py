@@ -44,7 +44,20 @@ class Settings(BaseSettings):
         description="Embedding model: `all-MiniLM-L6-v2-int8` (packaged) or a directory holding "
         "`model.onnx` and `tokenizer.json`.",
     )
+    embed_base_url: str | None = Field(
+        None,
+        description="An OpenAI-compatible `/v1/embeddings` server (vLLM, TEI, Infinity, Ollama, "
+        "OpenAI) to embed with, e.g. for a backfill on GPUs; `RAG_EMBED_MODEL` is then its model name.",
+    )
+    embed_api_key: SecretStr | None = Field(None, description="That server's key, if it wants one.")
     embed_batch_size: int = Field(32, ge=1, le=512, description="Texts embedded per batch.")
+    onnx_threads: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="Threads one embedding run uses; unset = the cores, up to 4 (`rag serve "
+        "--workers N` gives each worker its share).",
+    )
     query_int8: bool = Field(
         True,
         description="Embed questions with an int8 re-quantization of the model (made once into "
@@ -76,6 +89,12 @@ class Settings(BaseSettings):
         "auto", description="`auto` (the LLM when configured and up), `llm` or `extractive`."
     )
     max_answer_sentences: int = Field(4, ge=1, le=10, description="Sentences in an answer at most.")
+    verifier: Literal["auto", "local", "llm"] = Field(
+        "local",
+        description="Who checks claims: `local` (the offline claim checker), `llm` (the LLM judges "
+        "them beside the checker: one more LLM call per text), `auto` (`llm` when an LLM is "
+        "configured and up, else `local`).",
+    )
     drop_unsupported: bool = Field(
         False, description="Drop sentences the checker cannot support (default: flag them)."
     )
@@ -124,6 +143,44 @@ class Settings(BaseSettings):
     slack_ask_visibility: Literal["in_channel", "ephemeral"] = Field(
         "ephemeral", description="Who sees `/ask` answers: the asker only, or the channel."
     )
+    slack_digest_minutes: float = Field(
+        60,
+        ge=1,
+        description="Minutes between two digests of one Slack topic subscription (`/ask subscribe`).",
+    )
+
+    # Following the news (`rag ingest URL`, `rag sources`, `rag watch`)
+    fetch_allow_private: bool = Field(
+        False,
+        description="Let URL ingests and polls fetch loopback, private and link-local addresses "
+        "(off: a URL given by a user cannot reach internal services).",
+    )
+    fetch_timeout: float = Field(
+        10.0, gt=0, le=300, description="Seconds one fetch may take, connection to last byte."
+    )
+    fetch_retries: int = Field(
+        2, ge=0, le=10, description="Retries of a fetch after a connection error, 429 or 5xx."
+    )
+    fetch_delay: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="Seconds between two requests to one host (a robots.txt Crawl-delay may ask more).",
+    )
+    fetch_max_bytes: int = Field(
+        5_000_000, ge=10_000, description="Bytes a fetched page, feed or sitemap may have."
+    )
+    fetch_user_agent: str | None = Field(
+        None,
+        description="User-Agent of fetches (name a contact URL); unset = "
+        "`rag-news/0.1 (+https://github.com/rag-news; news QA bot)`.",
+    )
+    watch_every_minutes: float = Field(
+        30, ge=1, description="Poll interval of a source added without `--every`."
+    )
+    watch_max_items: int = Field(
+        200, ge=1, le=1000, description="Newest items of a feed or sitemap read per poll."
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "WARNING", description="Log level (JSON lines on stderr)."
@@ -160,6 +217,11 @@ class Settings(BaseSettings):
         if self.llm_api_key is None and os.environ.get("OPENAI_API_KEY"):
             # The openai SDK's own variable is honoured so existing setups just work.
             self.llm_api_key = SecretStr(os.environ["OPENAI_API_KEY"])
+        if self.verifier == "llm" and not self.llm_configured:
+            raise ValueError(
+                "RAG_VERIFIER=llm needs an LLM to judge with: set RAG_LLM_BASE_URL or RAG_LLM_API_KEY "
+                "(or use RAG_VERIFIER=local)."
+            )
         if self.answerer == "llm" and not self.llm_configured:
             raise ValueError(
                 "RAG_ANSWERER=llm needs an LLM: set RAG_LLM_BASE_URL (e.g. the URL `rag llm-server` "

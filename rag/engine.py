@@ -9,29 +9,38 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag import runtime
 from rag.answer import Answerer, refusal
 from rag.chat import Condenser, Exchange, follow_up_focus
 from rag.config import Settings
 from rag.conversations import ChatReply, ConversationStore, new_id
-from rag.embeddings import OnnxEmbedding, embedding
-from rag.errors import BadInput, NothingIndexed
+from rag.doctor import Finding, diagnose
+from rag.embeddings import Embedder, OnnxEmbedding, embedding, local_embedding
+from rag.errors import BadInput, IndexMismatch, NothingIndexed, RagError, StoreUnavailable
 from rag.feedback import FeedbackStore
 from rag.ingest import Ingestor, Progress, index_signature
+from rag.judge import Verifier
 from rag.llm import LLMClient
 from rag.models import Answer, Article, ArticleInfo, Filters, IngestReport, Passage, StreamEvent
+
+if TYPE_CHECKING:
+    from rag.summary import Summary
 from rag.retrieval import INDEX_EXTENSIONS, Retriever
-from rag.store import Store
+from rag.retrieval.relative import relative_filters
+from rag.store import GENERATION_MAX_AGE, Store
 from rag.store.database import Database, database_url
-from rag.summary import Summarizer, Summary
-from rag.uploads import NewDocument, save_document, save_files
+from rag.text import sentence_spans
+from rag.uploads import PENDING, NewDocument, recoverable, save_document, save_files
+from rag.verification import ClaimChecker
+from rag.verify import TextChecker, Verification, VerifyDocument
 
 log = logging.getLogger(__name__)
 
 
 def clean_question(question: str | None) -> str:
-    text = (question or "").strip()
+    text = (question or "").replace("\x00", "").strip()
     if not text:
         raise BadInput("The question is empty; ask something, e.g. 'What is China providing Russia?'")
     if len(text) > 2000:
@@ -47,7 +56,7 @@ class Engine:
     """The store, the embedding model, retrieval, answering, conversations and feedback of one
     corpus; every transport calls these methods."""
 
-    def __init__(self, settings: Settings | None = None, embed: OnnxEmbedding | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, embed: Embedder | None = None) -> None:
         self.settings = settings or Settings()
         runtime.prepare_process()
         data_dir = self.settings.resolved_data_dir()
@@ -56,16 +65,36 @@ class Engine:
         # Loading the model takes ~0.5 s; tests and benchmarks share one between engines.
         self.embed = embed or embedding(self.settings)
         self.store = Store(self.settings, self.database, INDEX_EXTENSIONS)
-        if self.settings.chroma_url:  # a replica over a shared Chroma server
-            self.store.restore_catalog(index_signature(self.store, self.embed))
+        if self.settings.chroma_url and not self.store.count_articles():  # a replica, empty
+            self.store.restore_catalog(index_signature(self.store, self.embed), wait=INGEST_WAIT_SECONDS)
         self.retriever = Retriever(self.store, self.embed)
-        # One openai client per engine; None when answers are extractive only.
-        use_llm = self.settings.llm_configured and self.settings.answerer != "extractive"
-        self.llm = LLMClient(self.settings) if use_llm else None
-        self.answerer = Answerer(self.embed, self.settings, self.llm)
+        # One openai client per engine, shared by the answerer and the claim judge; each uses it
+        # only when its setting allows (RAG_ANSWERER, RAG_VERIFIER).
+        client = LLMClient(self.settings) if self.settings.llm_configured else None
+        self.llm = client if self.settings.answerer != "extractive" else None
+        judge = client if self.settings.verifier != "local" else None
+        # The claim checker reads token states, which only the local model gives.
+        local = self.embed if isinstance(self.embed, OnnxEmbedding) else local_embedding(self.settings)
+        self.verifier = Verifier(ClaimChecker(local), judge, self.settings.verifier)
+        self.answerer = Answerer(self.embed, self.settings, self.verifier, self.llm, sentences=self.store)
         self.conversations = ConversationStore(self.database)
         self.feedback = FeedbackStore(self.database)
         self.condenser = Condenser(self.llm)
+        self._checked_generation: int | None = None
+
+    def warm_up(self) -> None:
+        """Load now what the first question would (the embedding sessions, this generation's
+        lexical index and matrices, the sentence splitter), so a server answers its first
+        request as fast as its next; a failure here is the first request's to report."""
+        try:
+            self.embed.embed_queries(["warm up"])
+            self.retriever.prepare()
+            self.retriever.search("warm up", k=1)
+            sentence_spans("Warm up. The splitter loads its model.")
+        except NothingIndexed:
+            pass  # an empty corpus: nothing to load until the first ingest
+        except RagError as exc:
+            log.warning("warm-up failed", extra={"error": str(exc)})
 
     def close(self) -> None:
         self.retriever.close()
@@ -73,30 +102,89 @@ class Engine:
 
     # --- documents --------------------------------------------------------------------
     def ingest(
-        self, paths: Sequence[Path], sync: bool = False, progress: Progress | None = None
+        self,
+        paths: Sequence[Path],
+        sync: bool = False,
+        progress: Progress | None = None,
+        rebuild: bool = False,
     ) -> IngestReport:
-        """Ingest files and folders (one writer at a time per corpus, across processes)."""
+        """Ingest files and folders (one writer at a time per corpus, across processes); with
+        ``rebuild``, every stored article is embedded again from its stored text."""
+        try:
+            with self.store.writing(wait=INGEST_WAIT_SECONDS):
+                report = Ingestor(self.store, self.embed).run(
+                    paths, sync=sync, progress=progress, rebuild=rebuild
+                )
+        except OSError as exc:  # a full disk, a read-only data dir: the index as it was still answers
+            raise StoreUnavailable(
+                f"Cannot write the index in {self.store.data_dir}: {exc.strerror or exc}. Free some "
+                "space (or fix the permissions) and run the ingest again; nothing committed is lost."
+            ) from exc
+        if report.added or report.updated or report.removed:
+            self.retriever.prepare()
+        return report
+
+    def rebuild(self, paths: Sequence[Path] = (), progress: Progress | None = None) -> IngestReport:
+        """Embed every stored article again from its stored text (a catalog set aside as damaged
+        is first restored from the vector store's copy), then ingest ``paths``."""
+        if not self.store.count_articles():
+            self.store.restore_catalog(index_signature(self.store, self.embed), wait=INGEST_WAIT_SECONDS)
+        return self.ingest(paths, progress=progress, rebuild=True)
+
+    def recover(self) -> IngestReport | None:
+        """Complete what a killed process left (at a server's start): uploads saved but not
+        ingested, an interrupted ingest. None when there was nothing to do."""
         with self.store.writing(wait=INGEST_WAIT_SECONDS):
-            return Ingestor(self.store, self.embed).run(paths, sync=sync, progress=progress)
+            pending = recoverable(self.store, self.uploads)
+            if not pending and not self.store.get_meta("dirty"):
+                return None
+            return Ingestor(self.store, self.embed).run(pending)
+
+    @property
+    def uploads(self) -> Path:
+        return (self.store.data_dir / "uploads").resolve()
+
+    def _pending(self, path: Path) -> None:
+        self.store.set_file(str(path.resolve()), PENDING)
+
+    def check_index(self) -> None:
+        """Refuse to search an index built with another embedding model or chunking: its vectors
+        cannot be compared with this model's (``rag rebuild`` embeds it again)."""
+        stored = self.store.get_meta("signature")
+        current = index_signature(self.store, self.embed)
+        if stored and stored != current and self.store.count_articles():
+            model, size, overlap, _ = (stored.split("|") + ["", "", "", ""])[:4]
+            raise IndexMismatch(
+                f"This index was built with embedding model {model!r} and chunks of {size}/{overlap} "
+                f"tokens; the settings say {current.split('|')[0]!r} and "
+                f"{self.settings.chunk_size}/{self.settings.chunk_overlap}. Run `rag rebuild` to "
+                "embed it again with these settings, or set them back."
+            )
+
+    def doctor(self) -> list[Finding]:
+        """What is wrong with this corpus, each with the command that mends it (``rag doctor``)."""
+        return diagnose(self.database, self.store, index_signature(self.store, self.embed))
 
     def upload(self, files: Sequence[tuple[str, bytes]]) -> IngestReport:
         """Save uploaded (filename, bytes) under ``<data>/uploads`` and ingest them."""
-        folder = self.store.data_dir / "uploads"
         with self.store.writing(wait=INGEST_WAIT_SECONDS):
-            saved = save_files(folder, files, self.settings.max_upload_bytes)
+            saved = save_files(self.uploads, files, self.settings.max_upload_bytes, self._pending)
             return Ingestor(self.store, self.embed).run(saved)
 
     def add_document(self, doc: NewDocument) -> IngestReport:
-        folder = self.store.data_dir / "uploads"
         with self.store.writing(wait=INGEST_WAIT_SECONDS):
-            saved = save_document(folder, doc, self.settings.max_upload_bytes)
+            saved = save_document(self.uploads, doc, self.settings.max_upload_bytes, self._pending)
             return Ingestor(self.store, self.embed).run([saved])
 
     def documents(self) -> list[ArticleInfo]:
-        return self.store.list_articles()
+        from rag.feeds import carried_by  # the web-reading stack only where it is needed
+
+        return carried_by(self.database, self.store.list_articles())
 
     def document(self, document_id: str) -> Article:
-        return self.store.get_article(document_id)
+        from rag.feeds import carried_by
+
+        return carried_by(self.database, [self.store.get_article(document_id)])[0]
 
     def delete_document(self, document_id: str) -> None:
         """Remove an article. An uploaded file goes too once none of its articles is left:
@@ -106,14 +194,26 @@ class Engine:
         path = self.store.file_of(document_id)
         with self.store.writing(wait=INGEST_WAIT_SECONDS):
             self.store.remove_articles([document_id])
-            uploads = (self.store.data_dir / "uploads").resolve()
-            if path and Path(path).parent == uploads and not self.store.article_hashes(path):
+            # An upload may sit on another replica's disk: its record goes, and that replica
+            # removes the file at its next start (``recoverable``).
+            if path and Path(path).parent.name == "uploads" and not self.store.article_hashes(path):
                 self.store.remove_file(path)
-                Path(path).unlink(missing_ok=True)
+                if Path(path).parent == self.uploads:
+                    Path(path).unlink(missing_ok=True)
 
     # --- questions --------------------------------------------------------------------
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Passage]:
-        return self.retriever.search(clean_question(query), k or self.settings.top_k, filters)
+        self._index_usable()
+        query = clean_question(query)
+        filters = relative_filters(query, filters, self.store.lexical(wait=False))
+        return self.retriever.search(query, k or self.settings.top_k, filters)
+
+    def _index_usable(self) -> None:
+        """``check_index`` once per corpus generation (an ingest may have rebuilt it meanwhile)."""
+        generation = self.store.generation(max_age=GENERATION_MAX_AGE)
+        if self._checked_generation != generation:
+            self.check_index()
+            self._checked_generation = generation
 
     def ask(
         self,
@@ -157,8 +257,11 @@ class Engine:
     ) -> Iterator[StreamEvent]:
         # Validation and retrieval run before the first event, so bad input raises at the call.
         question = clean_question(question)
+        self._index_usable()
         if self.store.count_articles() == 0:
             raise NothingIndexed()
+        # "This week", "recently": a date filter where the corpus holds articles then.
+        filters = relative_filters(question, filters, self.store.lexical(wait=False))
         # A question crediting an outlet the corpus lacks, or naming someone it never
         # mentions, cannot be answered from it: refusing beats citing a lookalike (this took
         # MultiHop-RAG null-question refusals from 0.69 to 0.91, answerable ones kept 0.99).
@@ -212,4 +315,28 @@ class Engine:
     # --- research summaries -------------------------------------------------------------
     def summarize(self, topic: str, filters: Filters | None = None) -> Summary:
         """Key points, timeline and sources on a topic, every claim citing an exact span."""
-        return Summarizer(self.retriever, self.embed, self.settings, self.llm).summarize(topic, filters)
+        from rag.summary import Summarizer  # SciPy and the templates only where summaries are made
+
+        summarizer = Summarizer(
+            self.retriever, self.embed, self.settings, self.verifier, self.llm, database=self.database
+        )
+        return summarizer.summarize(topic, filters)
+
+    # --- checking any text --------------------------------------------------------------
+    def verify(
+        self,
+        text: str,
+        documents: Sequence[VerifyDocument] | None = None,
+        filters: Filters | None = None,
+        top_k: int | None = None,
+    ) -> Verification:
+        """Each sentence of ``text`` checked against ``documents`` (nothing stored) or, without
+        them, against the corpus (evidence retrieved per sentence within ``filters``)."""
+        if not documents:
+            self._index_usable()
+        if not documents and self.store.count_articles() == 0:
+            raise NothingIndexed(
+                "Nothing is indexed to check the text against: ingest articles first, or send "
+                "the documents to check it against."
+            )
+        return TextChecker(self.verifier, self.retriever, self.store).verify(text, documents, filters, top_k)

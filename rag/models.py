@@ -28,11 +28,28 @@ class ArticleMeta(BaseModel):
     origin: str = Field(description="File (and record/story) the article came from.")
 
 
+class Carrier(BaseModel):
+    """An outlet that carried a story: the stored article's own, or a syndicated copy folded into it."""
+
+    outlet: str | None = None
+    url: str | None = None
+    title: str | None = None
+    published_at: datetime | None = None
+    fetched_at: datetime | None = Field(None, description="When this copy was fetched.")
+
+
+CARRIED_BY = (
+    "Every outlet that carried this story, its own first, then the syndicated copies folded into "
+    "it (stored once); empty for an article nobody else carried."
+)
+
+
 class Article(ArticleMeta):
     """One story with its metadata; ``text`` is exactly what offsets point into."""
 
     text: str
     content_hash: str = ""
+    carried_by: list[Carrier] = Field(default_factory=list, description=CARRIED_BY)
 
 
 class ArticleInfo(ArticleMeta):
@@ -40,6 +57,7 @@ class ArticleInfo(ArticleMeta):
 
     chars: int
     chunks: int
+    carried_by: list[Carrier] = Field(default_factory=list, description=CARRIED_BY)
 
 
 class Filters(BaseModel):
@@ -49,6 +67,9 @@ class Filters(BaseModel):
     since: date | None = Field(None, description="Published on or after this date.")
     until: date | None = Field(None, description="Published on or before this date.")
     category: str | None = None
+    as_of: date | None = Field(
+        None, description="The day relative time ('this week', 'recently') in a question is read against."
+    )
 
     @field_validator("source", mode="before")
     @classmethod
@@ -112,10 +133,58 @@ class Citation(BaseModel):
     score: float
 
 
+Verdict = Literal["supported", "unsupported", "contradicted"]
+
+
+class Conflict(BaseModel):
+    """What the evidence states differently from a claim."""
+
+    kind: Literal["number", "date", "name", "place", "negation"] = Field(
+        description="What differs: a number, a date, a name, a place, or a negation."
+    )
+    claim_text: str = Field(description="The claim's conflicting part, e.g. '3 sources'.")
+    claim_start: int = Field(description="Where that part starts in the sentence.")
+    claim_end: int
+    evidence_text: str = Field(description="What the evidence says instead, e.g. '5 sources'.")
+    citation: int = Field(description="The citation quoting the evidence sentence that says it.")
+
+
 class Sentence(BaseModel):
+    """One sentence of an answer or summary, with its citations and what the checker found."""
+
     text: str
     citations: list[int] = Field(default_factory=list)
-    supported: bool
+    supported: bool = Field(description="True only when the verdict is 'supported'.")
+    verdict: Verdict = "supported"
+    score: float | None = Field(
+        None, description="Calibrated probability that a careful reader calls it supported by its citations."
+    )
+    conflict: Conflict | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _verdict(cls, data: object) -> object:
+        # Given only ``supported`` (a quote, a refusal), the verdict follows from it.
+        if isinstance(data, dict) and "verdict" not in data and "supported" in data:
+            return data | {"verdict": "supported" if data["supported"] else "unsupported"}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Sentence:
+        self.supported = self.verdict == "supported"
+        return self
+
+
+def explain(sentence: Sentence) -> str | None:
+    """Why a sentence is not supported, in words a reader of any transport gets (None when it is)."""
+    if sentence.verdict == "supported":
+        return None
+    if sentence.verdict == "contradicted" and sentence.conflict is not None:
+        c = sentence.conflict
+        return f"contradicted: [{c.citation}] says “{c.evidence_text}”, not “{c.claim_text}”"
+    if sentence.verdict == "contradicted":
+        return "contradicted by what it cites"
+    return "unsupported: " + ("its citations do not state it" if sentence.citations else "it cites nothing")
 
 
 class Answer(BaseModel):

@@ -8,7 +8,9 @@ from rag.citations import CitationChecker, marker_numbers
 from rag.documents import load_bytes
 from rag.embeddings import OnnxEmbedding
 from rag.engine import Engine
-from rag.models import Answer, Article, Passage
+from rag.judge import Verifier
+from rag.models import Answer, Article, Passage, explain
+from rag.verification import ClaimChecker
 from tests.conftest import SEED
 
 
@@ -53,7 +55,7 @@ def shown(articles: dict[str, Article]) -> list[Passage]:
 
 @pytest.fixture
 def checker(embed: OnnxEmbedding) -> CitationChecker:
-    return CitationChecker(embed)
+    return CitationChecker(Verifier(ClaimChecker(embed)))
 
 
 def check(checker: CitationChecker, text: str, shown: list[Passage], **kw: bool) -> Answer:
@@ -146,3 +148,22 @@ def test_extractive_answers_pass_the_checker(seeded: Engine) -> None:
     assert all(s.supported and s.citations for s in answer.sentences)
     for c in answer.citations:
         assert seeded.document(c.document_id).text[c.start : c.end] == c.quote
+
+
+def test_a_changed_number_is_contradicted_with_the_conflicting_quote(
+    articles: dict[str, Article], checker: CitationChecker, shown: list[Passage]
+) -> None:
+    """Every sentence carries the checker's verdict and score; a contradiction says what the
+    cited passage states instead, and cites the sentence that states it."""
+    text = (
+        "China is providing Russia with geospatial satellite imagery for military use [1]. "
+        "Moldova and Transdniestria reached a deal on gas in 1995 [2]."
+    )
+    answer = check(checker, text, shown)
+    first, second = answer.sentences
+    assert first.verdict == "supported" and first.score is not None and first.score > 0.5
+    assert second.verdict in ("contradicted", "unsupported") and not second.supported
+    if second.verdict == "contradicted":
+        assert second.conflict is not None and second.conflict.citation in second.citations
+        assert explain(second) and "contradicted" in explain(second)  # type: ignore[operator]
+    assert_exact(articles, answer)

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from api.cli.app import console, err
 from rag.errors import BadInput, RagError
-from rag.models import Answer, Filters, IngestReport, StreamEvent
+from rag.models import Answer, Filters, IngestReport, StreamEvent, explain
 
 
 def filters(source: list[str] | None, since: str | None, until: str | None) -> Filters:
@@ -44,9 +44,10 @@ def print_answer(answer: Answer) -> None:
     if answer.degraded:
         err.print(f"[dim](degraded: {answer.degraded_reason})[/]")
     for sentence in answer.sentences:
-        if not sentence.supported:
-            why = "its citations do not support it" if sentence.citations else "it cites nothing"
-            err.print(f"[yellow]unverified ({why}):[/] {sentence.text}", highlight=False)
+        why = explain(sentence)
+        if why:
+            colour = "red" if sentence.verdict == "contradicted" else "yellow"
+            err.print(f"[{colour}]{why}:[/] {sentence.text}", highlight=False)
     if answer.removed_citations:
         shown = ", ".join(f"[{n}]" for n in answer.removed_citations)
         err.print(f"[yellow]removed citations to passages never shown:[/] {shown}", highlight=False)

@@ -32,13 +32,14 @@ from api.metrics import Metrics
 from api.streaming import prime
 from rag.chat import follow_up_focus
 from rag.errors import BadInput, RagError
-from rag.models import Answer, Citation, StreamEvent
+from rag.models import Answer, Citation, StreamEvent, explain
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 MODEL_ID = "rag"
 SOURCES_HEADING = "Sources:"
+CHECKS_HEADING = "Not supported by its sources:"
 _WORDS = re.compile(r"\S+\s*")
 
 
@@ -101,15 +102,21 @@ class ModelList(BaseModel):
 
 
 def render_content(answer: Answer) -> str:
-    """The answer text followed by a numbered source list matching its [n] markers."""
-    if not answer.citations:
-        return answer.answer
-    lines = [answer.answer, "", SOURCES_HEADING]
-    for c in answer.citations:
-        when = c.published_at.date().isoformat() if c.published_at else "undated"
-        head = f"[{c.id}] {c.title} — {c.source or 'unknown outlet'}, {when}"
-        lines.append(f"{head}. {c.url}" if c.url else head)
-        lines.append(f'    "{c.quote}"')
+    """The answer text, a numbered source list matching its [n] markers, and the sentences the
+    checker did not find supported, each with why (a client that keeps only the text still
+    shows which claims to doubt)."""
+    lines = [answer.answer]
+    if answer.citations:
+        lines += ["", SOURCES_HEADING]
+        for c in answer.citations:
+            when = c.published_at.date().isoformat() if c.published_at else "undated"
+            head = f"[{c.id}] {c.title} — {c.source or 'unknown outlet'}, {when}"
+            lines.append(f"{head}. {c.url}" if c.url else head)
+            lines.append(f'    "{c.quote}"')
+    doubts = [(s, why) for s in answer.sentences if (why := explain(s))]
+    if doubts:
+        lines += ["", CHECKS_HEADING]
+        lines += [f"⚠ {s.text} — {why}" for s, why in doubts]
     return "\n".join(lines)
 
 
@@ -125,7 +132,8 @@ def _transcript(messages: list[ChatMessage]) -> tuple[list[tuple[str, str]], str
             pending = m.text()
         elif pending is not None:
             # Our own earlier replies carry a source list; only the answer is history.
-            pairs.append((pending, m.text().split(f"\n\n{SOURCES_HEADING}\n")[0]))
+            reply = m.text().split(f"\n\n{SOURCES_HEADING}\n")[0].split(f"\n\n{CHECKS_HEADING}\n")[0]
+            pairs.append((pending, reply))
             pending = None
     return pairs, turns[-1].text()
 

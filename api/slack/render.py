@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
 )
 
 from rag.feedback import Rating
-from rag.models import Answer, Citation
+from rag.models import Answer, Citation, explain
 
 TEXT_LIMIT = 3000  # characters per section / context text
 BLOCK_LIMIT = 50  # blocks per message
@@ -82,17 +82,45 @@ def _pack(lines: list[str], limit: int = TEXT_LIMIT) -> list[str]:
 
 
 def answer_text(answer: Answer) -> str:
-    """The answer as plain Slack mrkdwn (a refusal names what was asked)."""
+    """The answer as plain Slack mrkdwn (a refusal names what was asked); a sentence the checker
+    did not find supported carries a marker (⚠ unsupported, ✖ contradicted) after it."""
     if answer.refused:
         about = f"“{escape(answer.question)}”" if answer.question else "this question"
         return f"The corpus has insufficient information about {about}."
-    return escape(answer.answer)
+    text = escape(answer.answer)
+    for sentence in answer.sentences:
+        marker = MARKERS.get(sentence.verdict)
+        # The answer text holds each sentence followed by its [n] markers.
+        at = text.find(escape(sentence.text)) if marker else -1
+        if at >= 0:
+            end = at + len(escape(sentence.text))
+            while end < len(text) and (text[end] in " ]" or text[end].isdigit() or text[end] == "["):
+                end += 1
+            text = text[:end].rstrip() + f" {marker} " + text[end:].lstrip()
+    return text.strip()
+
+
+MARKERS = {"unsupported": "⚠", "contradicted": "✖"}
+
+
+def checks(answer: Answer) -> str | None:
+    """Under the answer: each flagged sentence's marker and why (None when all are supported)."""
+    lines = []
+    for sentence in answer.sentences:
+        why = explain(sentence)
+        if why:
+            quote = escape(_shorten(sentence.text, 200))
+            lines.append(f"{MARKERS.get(sentence.verdict, '⚠')} _{quote}_ — {escape(why)}")
+    return "\n".join(lines) or None
 
 
 def render_answer(answer: Answer, feedback_id: str | None = None) -> tuple[str, list[dict[str, Any]]]:
     """Fallback text and blocks for one answer; ``feedback_id`` adds the 👍 / 👎 buttons."""
     text = answer_text(answer)
     tail: list[Block] = []
+    doubts = checks(answer)
+    if doubts:
+        tail.append(ContextBlock(elements=[MarkdownTextObject(text=_shorten(doubts, TEXT_LIMIT))]))
     if answer.degraded:
         reason = escape(answer.degraded_reason or "the language model was unavailable")
         tail.append(ContextBlock(elements=[MarkdownTextObject(text=f"_Fallback answer: {reason}_")]))

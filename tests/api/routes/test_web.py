@@ -83,3 +83,23 @@ def test_the_page_works_with_an_api_key(page: Page, serve: Serve, seeded: Engine
         page.dispatch_event("#api-key", "change")
         ask(page, QUESTION)
         expect(page.locator(".msg.assistant button.cite").first).to_be_visible(timeout=30_000)
+
+
+def test_check_a_text_highlights_each_sentence_by_verdict(page: Page, serve: Serve, seeded: Engine) -> None:
+    with serve() as running:
+        page.goto(running.url)
+        page.click("#tab-check")
+        page.fill(
+            "#draft",
+            "China is providing Russia with geospatial satellite imagery for military use. "
+            "China has sent Russia fighter jets.",
+        )
+        page.click("#check-run")
+        checked = page.locator("#checked span[data-verdict]")
+        expect(checked).to_have_count(2, timeout=30_000)
+        expect(checked.first).to_have_attribute("data-verdict", "supported")
+        assert checked.nth(1).get_attribute("data-verdict") != "supported"
+        expect(page.locator("#check-counts")).to_contain_text("1 supported")
+        checked.first.click()
+        expect(page.locator("#detail blockquote").first).to_contain_text("geospatial satellite imagery")
+        expect(page.locator("#detail")).to_contain_text("Business Insider")
