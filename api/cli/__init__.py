@@ -3,7 +3,7 @@ Slack bot. Commands live in small modules by topic; importing them registers the
 
 from __future__ import annotations
 
-from api.cli import admin, corpus, questions, serve
+from api.cli import admin, corpus, questions, serve, sources, verify
 from api.cli.app import app
 
-__all__ = ["admin", "app", "corpus", "questions", "serve"]
+__all__ = ["admin", "app", "corpus", "questions", "serve", "sources", "verify"]

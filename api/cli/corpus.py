@@ -1,4 +1,4 @@
-"""Commands that change or list the corpus: ``rag ingest``, ``rag documents``."""
+"""Commands that change or list the corpus: ``rag ingest`` (files, folders and URLs), ``rag documents``."""
 
 from __future__ import annotations
 
@@ -12,28 +12,52 @@ from rich.table import Table
 
 from api.cli.app import app, console, engine, progress_bar, run
 from api.cli.output import print_report
+from rag.models import IngestReport
 
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or directories to ingest.")],
+    targets: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files, directories or URLs: article pages, RSS/Atom feeds (each item's link is "
+            "fetched) and sitemaps, mixed as you like.",
+            metavar="PATH_OR_URL...",
+        ),
+    ],
     sync: Annotated[
         bool, typer.Option("--sync", help="Also remove articles whose files are gone from PATH.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Ingest articles (.txt .md .html .pdf .json .jsonl); unchanged files are skipped."""
+    """Ingest articles (.txt .md .html .pdf .json .jsonl, or by URL); unchanged files and known
+    articles are skipped, syndicated copies of stored stories folded into them."""
+    from rag.feeds.service import is_url
+
     with engine() as built, progress_bar(quiet=as_json) as bar:
-        task = bar.add_task("Reading files", total=None)
+        task = bar.add_task("Reading files and URLs", total=None)
 
         def progress(done: int, total: int, what: str) -> None:
             bar.update(task, description=f"Embedding articles ({what})", completed=done, total=total)
 
-        report = run(lambda: built.ingest(paths, sync=sync, progress=progress))
+        report: IngestReport
+        if any(is_url(t) for t in targets):
+            from rag.feeds import Feeds
+
+            with Feeds(built) as feeds:
+                report = run(lambda: feeds.ingest(targets, sync=sync, progress=progress))
+        else:
+            report = run(lambda: built.ingest([Path(t) for t in targets], sync=sync, progress=progress))
     if as_json:
         console.print_json(report.model_dump_json())
     else:
         print_report(report)
+        for folded in getattr(report, "folded", []):
+            console.print(
+                f"[cyan]folded[/] {folded.url} ({folded.outlet or 'unknown outlet'}): a copy of stored "
+                f"article {folded.story_id}",
+                highlight=False,
+            )
 
 
 @app.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -16,6 +17,10 @@ from rag.errors import RagError
 SourceOption = Annotated[list[str] | None, typer.Option("--source", help="Only this outlet (repeatable).")]
 SinceOption = Annotated[str | None, typer.Option(help="Only articles published on/after (YYYY-MM-DD).")]
 UntilOption = Annotated[str | None, typer.Option(help="Only articles published on/before (YYYY-MM-DD).")]
+AsOfOption = Annotated[
+    datetime | None,
+    typer.Option("--as-of", formats=["%Y-%m-%d"], help="Read 'this week', 'recently' as of this day."),
+]
 
 
 @app.command()
@@ -26,12 +31,14 @@ def ask(
     since: SinceOption = None,
     until: UntilOption = None,
     top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=100, help="Passages to use.")] = None,
+    as_of: AsOfOption = None,
 ) -> None:
     """Ask a question; the answer streams in, then every sentence's citations are verified."""
     from rag.engine import clean_question
 
     run(lambda: clean_question(question))
     chosen = run(lambda: filters(source, since, until))
+    chosen.as_of = as_of.date() if as_of else None
     with engine() as built:
         if as_json:
             answer = run(lambda: built.ask(question, chosen, top_k))
@@ -83,12 +90,14 @@ def summarize(
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the report to FILE instead of stdout.")
     ] = None,
+    as_of: AsOfOption = None,
 ) -> None:
     """A research summary: key points, timeline and sources on a topic, every claim cited."""
     from rag.summary import clean_topic, render
 
     run(lambda: clean_topic(topic))
     chosen = run(lambda: filters(source, since, until))
+    chosen.as_of = as_of.date() if as_of else None
     with engine() as built:
         summary = run(lambda: built.summarize(topic, chosen))
     text = render(summary, fmt.value)

@@ -20,6 +20,9 @@ class AskRequest(BaseModel):
     filters: Filters | None = None
     top_k: int | None = Field(None, ge=1, le=100, description="Passages to retrieve.")
     stream: bool = Field(False, description="Answer as Server-Sent Events.")
+    as_of: date | None = Field(
+        None, description="Read relative time in the question ('this week', 'recently') as of this day."
+    )
 
 
 class SearchResponse(BaseModel):
@@ -30,9 +33,12 @@ class SearchResponse(BaseModel):
 @router.post("/ask", response_model=Answer, responses=SSE_RESPONSES)
 def ask(body: AskRequest, request: Request, engine: EngineDep, metrics: MetricsDep) -> Response | Answer:
     """Answer a question from the corpus; every sentence cites an exact article span."""
+    filters = body.filters
+    if body.as_of:
+        filters = (filters or Filters()).model_copy(update={"as_of": body.as_of})
     if wants_stream(request, body.stream):
-        return event_stream(prime(engine.ask_stream(body.question, body.filters, body.top_k)), metrics)
-    answer = engine.ask(body.question, body.filters, body.top_k)
+        return event_stream(prime(engine.ask_stream(body.question, filters, body.top_k)), metrics)
+    answer = engine.ask(body.question, filters, body.top_k)
     metrics.observe_answer(answer)
     return answer
 
@@ -46,8 +52,11 @@ def search(
     since: Annotated[date | None, Query(description="Published on/after.")] = None,
     until: Annotated[date | None, Query(description="Published on/before.")] = None,
     category: Annotated[str | None, Query()] = None,
+    as_of: Annotated[
+        date | None, Query(description="Read relative time ('this week') as of this day.")
+    ] = None,
 ) -> SearchResponse:
     """Ranked passages with scores and article metadata: the passages an answer would be written
     from (keyword candidates ranked by the learned ranker; see docs/architecture.md)."""
-    filters = Filters(source=source, since=since, until=until, category=category)
+    filters = Filters(source=source, since=since, until=until, category=category, as_of=as_of)
     return SearchResponse(query=q, passages=engine.search(q, k, filters))

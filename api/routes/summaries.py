@@ -23,6 +23,9 @@ class SummaryRequest(BaseModel):
     since: date | None = Field(None, description="Only articles published on/after this date.")
     until: date | None = Field(None, description="Only articles published on/before this date.")
     source: list[str] | None = Field(None, description="Only these outlets.")
+    as_of: date | None = Field(
+        None, description="Read relative time in the topic ('this week') as of this day."
+    )
 
 
 def _rendered_format(request: Request) -> str | None:
@@ -46,7 +49,7 @@ def create_summary(body: SummaryRequest, request: Request, engine: EngineDep) ->
 
     JSON by default; send `Accept: text/markdown` or `Accept: text/html` for the rendered report.
     """
-    filters = Filters(source=body.source, since=body.since, until=body.until)
+    filters = Filters(source=body.source, since=body.since, until=body.until, as_of=body.as_of)
     summary = engine.summarize(body.topic, filters)
     fmt = _rendered_format(request)
     if fmt == "html":

@@ -5,6 +5,10 @@
 - a direct message -> the answer in the DM (in the thread when the user wrote in one); a
   reply in the thread of a question or of its answer is a follow-up.
 - ``/ask <question>`` -> acknowledged at once, the answer delivered through ``response_url``.
+- ``/ask subscribe TOPIC`` / ``unsubscribe TOPIC`` / ``subscriptions`` -> the channel follows a
+  topic: when a poll of the followed sources (``rag watch``, ``rag serve --watch``) brings new
+  articles on it, ``digest_poster`` posts a short cited digest there (at most one per
+  ``RAG_SLACK_DIGEST_MINUTES``).
 - 👍 / 👎 buttons under every answer -> ``rag.feedback.FeedbackStore``.
 
 ``mount_slack`` adds ``POST /slack/events`` to a FastAPI app (signed requests only: bolt
@@ -18,7 +22,8 @@ import logging
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, Response
 from slack_bolt import Ack, App, BoltResponse, Respond
@@ -27,12 +32,22 @@ from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
 
 from api.slack.ledger import Ledger
-from api.slack.render import FEEDBACK_ACTIONS, RATING_EMOJI, escape, render_answer, render_notice
+from api.slack.render import (
+    FEEDBACK_ACTIONS,
+    RATING_EMOJI,
+    escape,
+    render_answer,
+    render_notice,
+    source_line,
+)
 from rag.config import Settings
 from rag.engine import Engine
 from rag.errors import BadInput, NotFound, RagError
 from rag.feedback import Rating
-from rag.models import Answer
+from rag.models import Answer, Citation
+
+if TYPE_CHECKING:
+    from rag.feeds import Digest
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +57,8 @@ USAGE = "Usage: `/ask <question>`, e.g. `/ask What is China providing Russia?`"
 HUMAN_SUBTYPES = {None, "thread_broadcast", "file_share"}
 RATINGS: dict[str, Rating] = {action: rating for rating, action in FEEDBACK_ACTIONS.items()}
 
+# "/ask subscribe TOPIC", "/ask unsubscribe TOPIC", "/ask subscriptions": the rest are questions.
+_FOLLOW = re.compile(r"^(?:(subscribe|unsubscribe)\s+(\S.*)|(subscriptions))$", re.I | re.S)
 _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
 _REF = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
 
@@ -157,6 +174,14 @@ class SlackBot:
         if not question:
             ack(response_type="ephemeral", text=USAGE)
             return
+        follow = _FOLLOW.match(question)
+        if follow:
+            verb = (follow.group(1) or follow.group(3)).lower()
+            ack(
+                response_type="ephemeral",
+                text=self.follow(command.get("channel_id", "?"), verb, follow.group(2)),
+            )
+            return
         # Slack wants the acknowledgement within 3 s; the answer follows via response_url.
         ack(response_type="ephemeral", text=f"Searching the corpus for “{escape(question)}”…")
         self._later(self._respond, question, command.get("channel_id", "?"), respond)
@@ -172,6 +197,30 @@ class SlackBot:
             unfurl_media=False,
         )
 
+    def follow(self, channel: str, verb: str, topic: str | None) -> str:
+        """Subscribe the channel to a topic, unsubscribe it, or list its topics: the reply."""
+        from rag.feeds import FeedOptions, Subscriptions
+
+        subscriptions = Subscriptions(self.engine.database)
+        every = int(FeedOptions.from_settings(self.settings).digest_every.total_seconds() // 60)
+        try:
+            if verb == "subscribe":
+                followed = subscriptions.subscribe(channel, topic or "", datetime.now(UTC))
+                return (
+                    f"This channel now follows “{escape(followed.topic)}”: new articles on it are posted "
+                    f"here as a digest, at most one every {every} minutes. `/ask unsubscribe "
+                    f"{escape(followed.topic)}` stops it."
+                )
+            if verb == "unsubscribe":
+                dropped = subscriptions.unsubscribe(channel, topic or "")
+                return f"This channel no longer follows “{escape(dropped.topic)}”."
+        except RagError as exc:
+            return escape(str(exc))
+        topics = [f"• “{escape(s.topic)}”" for s in subscriptions.of(channel)]
+        if not topics:
+            return "This channel follows no topic; `/ask subscribe TOPIC` starts one."
+        return "This channel follows:\n" + "\n".join(topics)
+
     def on_feedback(self, ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ack()
         rating = RATINGS[action["action_id"]]
@@ -182,6 +231,34 @@ class SlackBot:
         else:
             message = f"Thanks, your {RATING_EMOJI[rating]} is recorded."
         respond(text=message, response_type="ephemeral", replace_original=False)
+
+
+def render_digest(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
+    """A subscription's digest: the topic, then each new article with a quoted sentence."""
+    count = len(digest.items) + digest.more
+    head = f"*New on “{escape(digest.topic)}”*: {count} article{'' if count == 1 else 's'}"
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": head}}]
+    for n, item in enumerate(digest.items, 1):
+        cited = Citation(id=n, score=1.0, source=item.outlet, **item.model_dump(exclude={"outlet"}))
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": source_line(cited)}})
+    if digest.more:
+        more = f"…and {digest.more} more; `/ask {escape(digest.topic)}` to ask about them."
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": more}]})
+    return f"New on “{digest.topic}”: {count} article{'' if count == 1 else 's'}", blocks
+
+
+def digest_poster(settings: Settings) -> Callable[[Digest], None]:
+    """What posts subscription digests to their channels (``Feeds(engine, notify=...)``)."""
+    assert settings.slack_bot_token is not None
+    client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url)
+
+    def post(digest: Digest) -> None:
+        text, blocks = render_digest(digest)
+        client.chat_postMessage(
+            channel=digest.channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+        )
+
+    return post
 
 
 def check_settings(settings: Settings, socket_mode: bool = False) -> None:

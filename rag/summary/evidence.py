@@ -18,7 +18,7 @@ import numpy as np
 
 from rag.answer import Candidate, candidates
 from rag.citations import citation
-from rag.embeddings import OnnxEmbedding
+from rag.embeddings import Embedder
 from rag.models import Citation, Filters, Passage
 from rag.retrieval import Retriever
 from rag.text import terms as content_terms
@@ -83,7 +83,7 @@ class CitationNumbers:
 class Gatherer:
     """Finds the relevant sentences on a topic through one retriever."""
 
-    def __init__(self, retriever: Retriever, embed: OnnxEmbedding) -> None:
+    def __init__(self, retriever: Retriever, embed: Embedder) -> None:
         self.retriever = retriever
         self.embed = embed
 

@@ -18,6 +18,9 @@ from rag.models import Citation, Filters, Sentence
 class PointSupport(BaseModel):
     articles: int = Field(description="Distinct articles whose sentences back the point.")
     outlets: int = Field(description="Distinct outlets among them.")
+    copies: int = Field(
+        0, description="Further outlets that only ran copies of those articles (syndicated, stored once)."
+    )
 
 
 class KeyPoint(BaseModel):
@@ -42,12 +45,19 @@ class SourceRef(BaseModel):
     url: str | None = None
     points: int = Field(description="How many key points cite this article.")
     citations: list[int]
+    carried_by: list[str] = Field(
+        default_factory=list, description="Other outlets that ran a copy of this story (syndicated)."
+    )
 
 
 class Coverage(BaseModel):
     articles: int = Field(description="Articles with at least one sentence on the topic.")
     by_outlet: dict[str, int]
     by_month: dict[str, int] = Field(description="YYYY-MM -> articles published that month.")
+    copies: dict[str, int] = Field(
+        default_factory=dict,
+        description="Outlet -> copies of these articles it ran (syndicated; not in `by_outlet`).",
+    )
 
 
 class Summary(BaseModel):

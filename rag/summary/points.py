@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import defaultdict
 
 import numpy as np
-from scipy.cluster.hierarchy import fcluster, linkage
 
 from rag.citations import CitationChecker
 from rag.config import Settings
@@ -55,6 +54,8 @@ class PointWriter:
 
     @staticmethod
     def _clusters(evidence: list[Evidence]) -> list[list[Evidence]]:
+        from scipy.cluster.hierarchy import fcluster, linkage  # SciPy only where summaries are made
+
         if len(evidence) == 1:
             return [evidence]
         matrix = np.vstack([e.vector for e in evidence])

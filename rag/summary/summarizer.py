@@ -1,6 +1,8 @@
 """Research summaries: a topic (+ filters) -> a ``Summary`` with cited key points, a timeline,
 sources, coverage counts and the gaps the corpus leaves (nothing found, thin or one-outlet
-coverage, topic words no evidence mentions, no dated articles) instead of padding.
+coverage, topic words no evidence mentions, no dated articles) instead of padding. Relative
+time in the topic ("this week") narrows it to that period (``rag.retrieval.relative``); outlets
+that only ran copies of a source are named and counted apart (``syndication``).
 
 Every quote is ``article.text[start:end]`` by construction (sentences are cut from retrieved
 passages at article offsets), so each citation is checkable.
@@ -12,18 +14,25 @@ import re
 import time
 from collections import Counter
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rag.citations import CitationChecker
 from rag.config import Settings
-from rag.embeddings import OnnxEmbedding
+from rag.embeddings import Embedder
+from rag.judge import Verifier
 from rag.llm import LLMClient
 from rag.models import Citation, Filters
 from rag.retrieval import Retriever
+from rag.retrieval.relative import relative_filters
 from rag.summary.evidence import CitationNumbers, Evidence, Gatherer
 from rag.summary.models import Coverage, KeyPoint, SourceRef, Summary, clean_topic
 from rag.summary.points import PointWriter
+from rag.summary.syndication import add_copies, one_outlet_gap
 from rag.summary.timeline import timeline
 from rag.text import terms as content_terms
+
+if TYPE_CHECKING:
+    from rag.store.database import Database
 
 _WORD = re.compile(r"[A-Za-z0-9][\w'’-]*")
 
@@ -41,16 +50,24 @@ class Summarizer:
     """Builds summaries; with an ``llm`` the key points are written by it, then verified."""
 
     def __init__(
-        self, retriever: Retriever, embed: OnnxEmbedding, settings: Settings, llm: LLMClient | None = None
+        self,
+        retriever: Retriever,
+        embed: Embedder,
+        settings: Settings,
+        verifier: Verifier,
+        llm: LLMClient | None = None,
+        database: Database | None = None,
     ) -> None:
         self.settings = settings
+        self.database = database  # where the outlets that carried each story are recorded
         self.gatherer = Gatherer(retriever, embed)
-        self.writer = PointWriter(settings, CitationChecker(embed), llm)
+        self.writer = PointWriter(settings, CitationChecker(verifier), llm)
 
     def summarize(self, topic: str, filters: Filters | None = None) -> Summary:
         started = time.perf_counter()
         topic = clean_topic(topic)
-        filters = filters or Filters()
+        lexical = self.gatherer.retriever.store.lexical(wait=False)
+        filters = relative_filters(topic, filters, lexical) or Filters()
         evidence = self.gatherer.gather(topic, filters)
         cites = CitationNumbers()
         points = self.writer.key_points(topic, evidence, cites) if evidence else []
@@ -74,6 +91,7 @@ class Summarizer:
             degraded=self.writer.degraded_reason is not None,
             degraded_reason=self.writer.degraded_reason,
         )
+        add_copies(summary, self._carriers([r.document_id for r in summary.sources]))
         summary.gaps = self.gaps(topic, filters, evidence, summary)
         summary.seconds = round(time.perf_counter() - started, 3)
         return summary
@@ -92,13 +110,22 @@ class Summarizer:
                 f"topic{_describe(filters)}; the points rest on {'it' if n == 1 else 'them'} alone."
             )
         if len(outlets) == 1:
-            gaps.append(f"All coverage comes from one outlet ({outlets[0]}); no other outlet confirms it.")
+            gaps.append(one_outlet_gap(outlets[0], summary))
         missing = _missing_words(topic, evidence)
         if missing:
             gaps.append("No evidence found about: " + ", ".join(missing) + ".")
         if not summary.timeline:
             gaps.append("None of the articles found is dated, so there is no timeline.")
         return gaps
+
+    def _carriers(self, document_ids: list[str]) -> dict[str, list[str]]:
+        """Every outlet recorded as carrying each article (none without a database)."""
+        if self.database is None or not document_ids:
+            return {}
+        from rag.feeds.records import Records  # the web-reading stack only where copies are looked up
+
+        rows = Records(self.database).carriers(document_ids)
+        return {doc: [c.outlet for c in carriers if c.outlet] for doc, carriers in rows.items()}
 
 
 def _missing_words(topic: str, evidence: list[Evidence]) -> list[str]:

@@ -268,8 +268,7 @@ def test_filters_restrict_every_citation(multihop: Engine) -> None:
 def test_cli_writes_an_html_report(seed_data: Path, tmp_path: Path) -> None:
     page = tmp_path / "report.html"
     done = subprocess.run(
-        [*RAG, "--data-dir", str(seed_data), "summarize", CHINA]
-        + ["--format", "html", "--out", str(page)],
+        [*RAG, "--data-dir", str(seed_data), "summarize", CHINA] + ["--format", "html", "--out", str(page)],
         capture_output=True,
         text=True,
         timeout=240,
