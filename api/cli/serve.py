@@ -15,6 +15,7 @@ import typer
 
 from api.cli.app import State, app, console, engine, err, fail, run, settings
 from api.cli.sources import start_watching
+from rag.config import Settings
 
 
 def loopback(host: str) -> bool:
@@ -70,6 +71,13 @@ def serve(
             if watcher is not None:
                 watcher.stop()
         return
+    _serve_workers(config, host, port, workers, watch)
+
+
+def _serve_workers(config: Settings, host: str, port: int, workers: int, watch: bool) -> None:
+    """``rag serve --workers N``: uvicorn starts N processes, each building its own engine."""
+    import uvicorn
+
     if not config.chroma_url and config.database_url is None:
         err.print(
             "[dim]Workers share the embedded store in this data dir; one ingest at a time is "
@@ -89,7 +97,12 @@ def serve(
         watcher = start_watching(run(lambda: Engine(config)))
     try:
         uvicorn.run(
-            "api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level=level
+            "api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=config.log_level.lower(),
         )
     finally:
         if watcher is not None:
