@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import httpx
@@ -36,6 +36,8 @@ class Soak:
         self.latency: dict[str, list[float]] = defaultdict(list)
         self.errors: dict[str, int] = defaultdict(int)
         self.uploaded: list[str] = []  # titles of uploads whose delete was not confirmed
+        self.failures: dict[str, list[str]] = defaultdict(list)  # what each 5xx or timeout said
+        self.rss: list[int] = []  # the server's RSS at the end of each minute
 
     async def call(
         self, client: httpx.AsyncClient, route: str, method: str, url: str, **kw: object
@@ -43,12 +45,13 @@ class Soak:
         started = time.perf_counter()
         try:
             response = await client.request(method, url, **kw)  # type: ignore[arg-type]
-        except httpx.HTTPError:
-            self.errors[route] += 1
+        except httpx.HTTPError as exc:
+            self.failures[route].append(type(exc).__name__)  # no answer at all (a client timeout)
             return None
         self.latency[route].append(time.perf_counter() - started)
         if response.status_code >= 500:
             self.errors[route] += 1
+            self.failures[route].append(f"{response.status_code} {response.text[:200]}")
         return response
 
     async def one(self, client: httpx.AsyncClient, n: int) -> None:
@@ -77,11 +80,13 @@ class Soak:
     async def upload(self, client: httpx.AsyncClient, n: int) -> None:
         title = f"Soak note {n}"
         doc = {"title": title, "body": f"The council of town {n} approved a budget of {n} million on Monday."}
+        self.uploaded.append(title)  # until its delete is confirmed: checked whole or absent at the end
         added = await self.call(client, "upload", "POST", "/v1/documents", json=doc)
+        if added is not None and 400 <= added.status_code < 500:
+            self.uploaded.remove(title)  # refused: nothing was stored
         if added is None or added.status_code != 200:
             return
         ids = added.json()["added"] + added.json()["updated"] + added.json()["unchanged"]
-        self.uploaded.append(title)
         for doc_id in ids:
             deleted = await self.call(client, "delete", "DELETE", f"/v1/documents/{doc_id}")
             if deleted is not None and deleted.status_code in (204, 404):
@@ -102,22 +107,42 @@ class Soak:
                     if not first_minute and time.monotonic() > minute:
                         first_minute = rss_bytes(server_pid)
 
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            async def sample() -> None:
+                while time.monotonic() < deadline:
+                    await asyncio.sleep(min(60.0, max(0.0, deadline - time.monotonic())))
+                    self.rss.append(rss_bytes(server_pid))
+
+            await asyncio.gather(sample(), *(worker() for _ in range(concurrency)))
         return first_minute, rss_bytes(server_pid)
 
 
 def report(soak: Soak) -> None:
-    print(f"{'route':<8} {'reqs':>6} {'5xx':>5} {'p50 ms':>8} {'p99 ms':>8}")
+    print(f"{'route':<8} {'reqs':>6} {'5xx':>5} {'no reply':>8} {'p50 ms':>8} {'p99 ms':>8}")
     for route in sorted(soak.latency):
         lat = np.array(soak.latency[route]) * 1000
         p50, p99 = np.percentile(lat, [50, 99])
-        print(f"{route:<8} {len(lat):>6} {soak.errors[route]:>5} {p50:>8.1f} {p99:>8.1f}")
+        lost = len(soak.failures[route]) - soak.errors[route]
+        print(f"{route:<8} {len(lat):>6} {soak.errors[route]:>5} {lost:>8} {p50:>8.1f} {p99:>8.1f}")
+    for route, said in sorted(soak.failures.items()):
+        for text, count in Counter(said).most_common(3):
+            print(f"  {route}: {count} x {text}")
+    print("server RSS each minute (GiB): " + " ".join(f"{r / 2**30:.2f}" for r in soak.rss))
 
 
 def consistent(data: Path, base: str, leftovers: list[str]) -> None:
     env = dict(os.environ, RAG_DATA_DIR=str(data), HF_HUB_OFFLINE="1")
-    doctor = subprocess.run([*RAG, "doctor", "--json"], capture_output=True, text=True, env=env)
-    print("rag doctor:", doctor.stdout.strip() or doctor.stderr.strip())
+    # The last writes' keyword-index rebuild may still be running: give it a minute to settle.
+    started = time.monotonic()
+    while True:
+        doctor = subprocess.run([*RAG, "doctor", "--json"], capture_output=True, text=True, env=env)
+        if doctor.returncode == 0 or time.monotonic() - started > 60:
+            break
+        time.sleep(2)
+    waited = time.monotonic() - started
+    print(
+        f"rag doctor ({waited:.0f} s after the traffic stopped):",
+        doctor.stdout.strip() or doctor.stderr.strip(),
+    )
     listed = {d["title"]: d["id"] for d in httpx.get(f"{base}/v1/documents", timeout=60).json()}
     for title in leftovers:  # an upload whose delete failed: it must be whole
         doc = (
@@ -153,13 +178,20 @@ def main() -> None:
             print(f"server RSS after the first minute {first_gib:.2f} GiB, at the end {last_gib:.2f} GiB")
             print(f"RSS growth over the run: {growth:+.1%}")
             print(
-                f"5xx in all: {sum(soak.errors.values())}; load average "
+                f"5xx in all: {sum(soak.errors.values())}, requests with no reply: "
+                f"{sum(len(f) for f in soak.failures.values()) - sum(soak.errors.values())}; load average "
                 + " ".join(f"{x:.1f}" for x in os.getloadavg())
             )
             consistent(data, base, soak.uploaded)
         finally:
             server.terminate()
             server.wait(timeout=60)
+            logged = [
+                line for line in (Path(tmp) / "server.log").read_text().splitlines() if '"level"' in line
+            ]
+            print(f"server log: {len(logged)} warnings or errors")
+            for line in logged[-5:]:
+                print("  " + line[:300])
 
 
 if __name__ == "__main__":

@@ -115,14 +115,26 @@ class Engine:
                 report = Ingestor(self.store, self.embed).run(
                     paths, sync=sync, progress=progress, rebuild=rebuild
                 )
+            self._index_written(report)
         except OSError as exc:  # a full disk, a read-only data dir: the index as it was still answers
             raise StoreUnavailable(
                 f"Cannot write the index in {self.store.data_dir}: {exc.strerror or exc}. Free some "
                 "space (or fix the permissions) and run the ingest again; nothing committed is lost."
             ) from exc
-        if report.added or report.updated or report.removed:
-            self.retriever.prepare()
         return report
+
+    def _index_written(self, report: IngestReport | None) -> None:
+        """After a write, outside the writer lock: the keyword index and the search's view of
+        the new generation, built now rather than in the first question's time. Outside the lock
+        so writes queued behind this one need not wait for it; one rebuild serves every write
+        committed meanwhile (``Store.lexical`` builds once per generation)."""
+        changed = report is not None and bool(report.added or report.updated or report.removed)
+        if changed or not self.store.lexical_is_current():
+            self.store.lexical()
+            try:
+                self.retriever.prepare()
+            except StoreUnavailable as exc:  # the write is committed; the next search retries
+                log.warning("could not prepare the search after a write", extra={"error": str(exc)})
 
     def rebuild(self, paths: Sequence[Path] = (), progress: Progress | None = None) -> IngestReport:
         """Embed every stored article again from its stored text (a catalog set aside as damaged
@@ -138,7 +150,9 @@ class Engine:
             pending = recoverable(self.store, self.uploads)
             if not pending and not self.store.get_meta("dirty"):
                 return None
-            return Ingestor(self.store, self.embed).run(pending)
+            report = Ingestor(self.store, self.embed).run(pending)
+        self._index_written(report)
+        return report
 
     @property
     def uploads(self) -> Path:
@@ -169,12 +183,16 @@ class Engine:
         """Save uploaded (filename, bytes) under ``<data>/uploads`` and ingest them."""
         with self.store.writing(wait=INGEST_WAIT_SECONDS):
             saved = save_files(self.uploads, files, self.settings.max_upload_bytes, self._pending)
-            return Ingestor(self.store, self.embed).run(saved)
+            report = Ingestor(self.store, self.embed).run(saved)
+        self._index_written(report)
+        return report
 
     def add_document(self, doc: NewDocument) -> IngestReport:
         with self.store.writing(wait=INGEST_WAIT_SECONDS):
             saved = save_document(self.uploads, doc, self.settings.max_upload_bytes, self._pending)
-            return Ingestor(self.store, self.embed).run([saved])
+            report = Ingestor(self.store, self.embed).run([saved])
+        self._index_written(report)
+        return report
 
     def documents(self) -> list[ArticleInfo]:
         from rag.feeds import carried_by  # the web-reading stack only where it is needed
@@ -200,6 +218,7 @@ class Engine:
                 self.store.remove_file(path)
                 if Path(path).parent == self.uploads:
                     Path(path).unlink(missing_ok=True)
+        self.store.refresh_lexical_soon()
 
     # --- questions --------------------------------------------------------------------
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Passage]:

@@ -198,8 +198,8 @@ class Ingestor:
         filled = self.store.fill_sentences()  # an index from before sentence spans were kept
         if filled:
             log.info("sentence spans added", extra={"articles_and_chunks": filled})
-        if not self.store.lexical_is_current():
-            self.store.lexical()  # rebuilt (and saved) now rather than at the first search
+        # The keyword index is rebuilt by the caller once the writer lock is released
+        # (``Engine.ingest``): writes queued behind this one do not wait for it.
         self.store.set_meta("signature", self.signature)
         self.store.set_meta("dirty", "")
         report.seconds = round(time.perf_counter() - started, 3)

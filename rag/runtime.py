@@ -4,15 +4,21 @@
   products and keep spinning beside the next search's ONNX run on the same cores. Set once for
   the process, since threadpoolctl's limit is process-wide and overlapping searches restoring
   it would race.
+- Memory: glibc keeps the heap a keyword-index rebuild freed; ``release_freed_memory`` hands
+  it back, so a server whose corpus changes often does not grow with each rebuild
+  (docs/performance-log.md).
 - Logs: one JSON object per line on stderr, quiet (WARNING) unless asked; libraries that log
   every index build at INFO/DEBUG (bm25s) kept at WARNING.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import logging
 import threading
+from functools import lru_cache
 
 _lock = threading.Lock()
 _prepared = False
@@ -57,3 +63,21 @@ def configure_logging(level: str = "WARNING") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     prepare_process()
+
+
+@lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
+def release_freed_memory() -> None:
+    """Return the C heap's free pages to the operating system (glibc's ``malloc_trim``; nothing
+    elsewhere, e.g. on musl or macOS)."""
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -207,6 +208,11 @@ def test_deleting_an_uploaded_article_removes_its_file_once_empty(engine: Engine
     engine.delete_document(seed)
     assert (corpus_dir / SEED.name).exists()  # the user's own corpus file is never touched
     _assert_consistent(engine)
+    # The keyword index follows a delete by itself, without waiting for a search to ask for it.
+    deadline = time.monotonic() + 30
+    while not engine.store.lexical_is_current() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert engine.store.lexical_is_current()
 
 
 def test_an_index_without_sentence_vectors_gains_them_without_re_embedding(

@@ -156,6 +156,5 @@ class Writer:
                 if progress:
                     progress(start + len(batch), len(todo), "embedding")
             store.set_meta("dirty", "")
-            if not store.lexical_is_current():
-                store.lexical()  # rebuilt now rather than at the first search
+        store.lexical()  # after the lock, as every ingest (``Engine._index_written``)
         self.engine.retriever.prepare()

@@ -3,7 +3,8 @@ behind one small facade, ``Store``.
 
 - ``database``: the SQLAlchemy engine for ``RAG_DATABASE_URL`` (SQLite in the data dir by
   default), its Alembic migrations and the cross-process writer lock;
-- ``catalog``: files, articles, chunks, passage spans, sentence vectors, meta (generation);
+- ``catalog``: files, articles, chunks (and a copy of their vectors), passage spans, meta
+  (generation);
 - ``vectors``: one Chroma vector per chunk, embedded store or server;
 - ``lexical``: bm25s over chunks and their sentences, rebuilt when the generation changes;
 - ``matrices``: chunk and sentence vector matrices saved beside it, memory-mapped;
@@ -29,6 +30,7 @@ import numpy as np
 from rag.config import Settings
 from rag.errors import NotFound
 from rag.models import Article, ArticleInfo, Filters, Passage
+from rag.runtime import release_freed_memory
 from rag.store import lexical, matrices
 from rag.store.catalog import Catalog, Chunk, SentenceVectors
 from rag.store.database import Database
@@ -69,7 +71,10 @@ class Store:
         self._vectors = VectorStore(settings.collection, str(self.data_dir / "chroma"), settings.chroma_url)
         self._extensions = list(extensions)
         self._lexical: LexicalIndex | None = None
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # writes (Chroma, then the database) one at a time
+        # Builds of the keyword index one at a time, apart from writes: a write committed during a
+        # build bumps the generation, so the index built is replaced by the next, never stale.
+        self._build_lock = threading.Lock()
         self._generation: tuple[int, float] | None = None
         self._refreshing: threading.Thread | None = None
         self._refresh_lock = threading.Lock()
@@ -170,7 +175,13 @@ class Store:
         return self._vectors.query(vector, k, filters)
 
     def chunk_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
-        return self._vectors.embeddings(chunk_ids)
+        """The vectors of ``chunk_ids``: the database's copy first; the vector store only for
+        chunks written before the database kept one."""
+        found = self._catalog.chunk_vectors(chunk_ids)
+        missing = [cid for cid in chunk_ids if cid not in found]
+        if missing:
+            found.update(self._vectors.embeddings(missing))
+        return found
 
     def vector_ids(self) -> set[str]:
         """The ids of every chunk vector the vector store holds."""
@@ -204,7 +215,9 @@ class Store:
                 [chunk_metadata(a, c.start, c.end) for a, c in chunks],
             )
             with self._db.write() as connection:
-                self._catalog.replace_articles(connection, items, spans, sentences, sentence_vectors)
+                self._catalog.replace_articles(
+                    connection, items, spans, sentences, sentence_vectors, embeddings
+                )
             self._generation = None
 
     def remove_articles(self, document_ids: Sequence[str]) -> None:
@@ -294,10 +307,6 @@ class Store:
         return self._sentences.article_sentences(document_ids)
 
     # --- the lexical index ----------------------------------------------------------------
-    @property
-    def lexical_dir(self) -> str:
-        return str(self.data_dir / "bm25")
-
     def lexical_is_current(self) -> bool:
         """Whether the saved lexical index was built for the current generation (cheap)."""
         return lexical.saved_generation(self.data_dir / "bm25") == self.generation()
@@ -316,31 +325,60 @@ class Store:
         if current is not None and not wait:
             self._refresh_in_background()
             return current
-        with self._lock:
-            return self._rebuild()
+        return self._built_since(generation)
+
+    def _built_since(self, target: int) -> LexicalIndex:
+        """An index holding every write up to generation ``target``: built here, or by the build
+        running in another thread, so that under a stream of writes a waiter returns once its own
+        write is in rather than queueing for the lock behind rebuild after rebuild."""
+        while True:
+            if self._build_lock.acquire(timeout=0.2):
+                try:
+                    return self._rebuild()
+                finally:
+                    self._build_lock.release()
+            current = self._lexical
+            # Bounded above too: a catalog restored under a running server starts its count again.
+            if current is not None and target <= current.generation <= self.generation():
+                return current
 
     def _rebuild(self) -> LexicalIndex:
         generation = self.generation()
         if self._lexical is not None and self._lexical.generation == generation:
             return self._lexical
         folder = self.data_dir / "bm25"
-        rows = self._catalog.chunk_rows()
-        index = lexical.load(folder, generation, rows, self._extensions)
-        if index is None:
-            index = lexical.build(folder, generation, rows, self._extensions, self._lexical)
+        # One process builds; the others wait and load what it saved (workers of one data dir).
+        with lexical.builder_lock(self.data_dir / ".bm25.lock"):
+            generation = self.generation()
+            rows = self._catalog.chunk_rows()
+            index = lexical.load(folder, generation, rows, self._extensions)
+            if index is None:
+                spans = self._sentences.sentence_spans([r.id for r in rows])
+                index = lexical.build(folder, generation, rows, self._extensions, self._lexical, spans)
         self._lexical = index
+        release_freed_memory()  # what the build (and the index it replaces) held
         return index
 
+    def refresh_lexical_soon(self) -> None:
+        """After a write whose caller need not wait (a delete): this process's keyword index is
+        rebuilt in the background, the one in memory answering meanwhile."""
+        if self._lexical is not None and self._lexical.generation != self.generation():
+            self._refresh_in_background()
+
     def _refresh_in_background(self) -> None:
-        # Its own lock: the store's is held for the whole rebuild, which a search must not wait on.
+        # Its own lock: the build lock is held for the whole rebuild, which a search must not wait on.
         with self._refresh_lock:
             if self._refreshing is not None and self._refreshing.is_alive():
                 return
 
             def refresh() -> None:
                 try:
-                    with self._lock:
-                        self._rebuild()
+                    # Until caught up: writes committed during a build need the next one.
+                    while True:
+                        with self._build_lock:
+                            built = self._rebuild()
+                        if built.generation == self.generation():
+                            break
                 except Exception:  # the old index keeps answering; the next search retries
                     log.exception("refreshing the lexical index failed")
 
@@ -355,4 +393,4 @@ class Store:
 
     def chunk_matrix(self, index: LexicalIndex, limit: int) -> np.ndarray | None:
         """Every chunk's vector in ``index``'s order (``matrices.chunk_matrix``)."""
-        return matrices.chunk_matrix(self.data_dir / "bm25", index, limit, self._vectors.embeddings)
+        return matrices.chunk_matrix(self.data_dir / "bm25", index, limit, self.chunk_vectors)

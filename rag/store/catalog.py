@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -141,10 +142,11 @@ class Catalog:
         spans: Sequence[Sequence[tuple[int, int]]],
         sentences: Sequence[Spans],
         sentence_vectors: Sequence[SentenceVectors] = (),
+        embeddings: np.ndarray | None = None,
     ) -> None:
         """In transaction ``c``: each (article, file, stored hash, chunks) replaces what was stored
         under its id, with its sentences, its chunks' passage spans and, with
-        ``sentence_vectors``, one (vectors, spans) per chunk."""
+        ``sentence_vectors``, one (vectors, spans) per chunk; ``embeddings``: the chunks' vectors."""
         self.delete_rows(c, [a.id for a, _, _, _ in items])
         if not items:
             return
@@ -166,12 +168,16 @@ class Catalog:
             ]
             self.insert_spans(c, pairs)
             insert_vectors(c, zip([k.id for k in chunks], sentence_vectors, strict=False))
+            if embeddings is not None and len(embeddings):
+                rows = zip([k.id for k in chunks], np.asarray(embeddings, np.float32), strict=True)
+                c.execute(t.chunk_vectors.insert(), [{"chunk_id": k, "vector": v.tobytes()} for k, v in rows])
         self.bump(c)
 
     def delete_rows(self, c: Connection, document_ids: Sequence[str]) -> None:
         for ids in chunked(document_ids):
             doomed = sa.select(t.chunks.c.id).where(t.chunks.c.document_id.in_(ids))
             c.execute(t.sentence_vectors.delete().where(t.sentence_vectors.c.chunk_id.in_(doomed)))
+            c.execute(t.chunk_vectors.delete().where(t.chunk_vectors.c.chunk_id.in_(doomed)))
             c.execute(t.passage_spans.delete().where(t.passage_spans.c.chunk_id.in_(doomed)))
             c.execute(t.chunks.delete().where(t.chunks.c.document_id.in_(ids)))
             c.execute(t.articles.delete().where(t.articles.c.id.in_(ids)))
@@ -186,7 +192,7 @@ class Catalog:
         """Every committed chunk in the order it was written."""
         a, k = t.articles.c, t.chunks.c
         query = (
-            sa.select(k.id, k.text, a.title, a.source, a.published_at, a.category)
+            sa.select(k.id, k.text, a.title, a.source, a.published_at, a.category, k.start)
             .join_from(t.chunks, t.articles, a.id == k.document_id)
             .order_by(k.seq)
         )
@@ -199,6 +205,16 @@ class Catalog:
             return {
                 row.id: row.document_id for row in c.execute(sa.select(t.chunks.c.id, t.chunks.c.document_id))
             }
+
+    def chunk_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Each chunk's vector where the database holds it (written since it keeps them)."""
+        out: dict[str, np.ndarray] = {}
+        v = t.chunk_vectors.c
+        with self.db.read() as c:
+            for part in chunked(chunk_ids):
+                for cid, blob in c.execute(sa.select(v.chunk_id, v.vector).where(v.chunk_id.in_(part))):
+                    out[cid] = np.frombuffer(blob, dtype=np.float32)
+        return out
 
     def chunk_texts(self, chunk_ids: Sequence[str]) -> dict[str, str]:
         """Each known chunk's own text (not its passage)."""

@@ -11,17 +11,22 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import bm25s
 import numpy as np
+from filelock import FileLock
 
 from rag.models import Filters
 from rag.store.catalog import ChunkRow
+from rag.store.rows import Spans
 from rag.store.vectors import day_bounds, source_key, timestamp
 from rag.text import split_sentences
 
@@ -124,11 +129,15 @@ def build(
     rows: Sequence[ChunkRow],
     extensions: Sequence[Extension],
     previous: LexicalIndex | None,
+    spans: Mapping[str, Spans] | None = None,
 ) -> LexicalIndex:
-    """Index ``rows`` and save the result to ``folder`` (replaced whole, never half-written)."""
+    """Index ``rows`` and save the result to ``folder`` (replaced whole, never half-written).
+    ``spans``: chunks' sentence spans as ingest stored them (article offsets), read instead of
+    splitting those chunks again (the same splitter made them, and splitting was the largest part
+    of a rebuild: docs/performance-log.md)."""
     ids = [r.id for r in rows]
     chunks = _bm25([f"{r.title}\n{r.source or ''}\n{r.text}" for r in rows])
-    sentences_per_chunk = [split_sentences(r.text) for r in rows]
+    sentences_per_chunk = [_sentences(r, (spans or {}).get(r.id)) for r in rows]
     counts = np.array([len(x) for x in sentences_per_chunk], dtype=np.int64)
     sentences = _bm25([x for chunk in sentences_per_chunk for x in chunk])
     bodies = [r.text for r in rows]
@@ -143,8 +152,36 @@ def build(
         _save(folder, index, chunks, sentences, counts, extensions, built)
     except OSError as exc:  # a full disk: this process searches with it anyway, the next rebuilds it
         log.warning("could not save the keyword index", extra={"error": str(exc), "folder": str(folder)})
-        shutil.rmtree(folder.with_name(folder.name + ".tmp"), ignore_errors=True)
+        shutil.rmtree(_scratch(folder), ignore_errors=True)
     return index
+
+
+@contextmanager
+def builder_lock(path: Path) -> Iterator[None]:
+    """The lock file when it can be made; without it (a read-only data dir) this process builds
+    for itself, as it would search with an index it cannot save."""
+    try:
+        lock = FileLock(path)
+        lock.acquire()
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _sentences(row: ChunkRow, spans: Spans | None) -> list[str]:
+    if spans is None:
+        return split_sentences(row.text)
+    return [row.text[a - row.start : b - row.start] for a, b in spans]
+
+
+def _scratch(folder: Path) -> Path:
+    """This thread's folder to write a new index into: two processes saving at once never write
+    into one folder."""
+    return folder.with_name(f".{folder.name}.{os.getpid()}.{threading.get_ident()}.tmp")
 
 
 def _save(
@@ -157,7 +194,7 @@ def _save(
     built: dict[str, Any],
 ) -> None:
     """Write the index to ``folder`` whole: into a temporary folder renamed over it at the end."""
-    tmp = folder.with_name(folder.name + ".tmp")
+    tmp = _scratch(folder)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     if chunks is not None:

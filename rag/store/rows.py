@@ -47,6 +47,7 @@ class ChunkRow:
     source: str | None
     published_at: str | None
     category: str | None
+    start: int = 0  # the chunk's offset in its article
 
 
 def chunked(ids: Sequence[str]) -> Iterator[list[str]]:

@@ -88,6 +88,15 @@ sentence_vectors = Table(
     Column("spans", LargeBinary),  # those sentences' (start, end) in article offsets, int32 pairs
 )
 
+# Each chunk's vector beside the vector store's copy: worker processes sharing an embedded Chroma
+# cannot read what another process wrote, and the in-memory search matrix is built from these.
+chunk_vectors = Table(
+    "chunk_vectors",
+    metadata,
+    Column("chunk_id", String(100), primary_key=True),
+    Column("vector", LargeBinary, nullable=False),  # float32
+)
+
 conversations = Table(
     "conversations",
     metadata,

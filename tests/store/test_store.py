@@ -4,6 +4,9 @@ Postgres. Small hand-made articles and vectors, no embedding model."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +17,7 @@ from rag.config import Settings
 from rag.models import Article, Filters
 from rag.store import Chunk, Store
 from rag.store.catalog import Catalog
-from rag.text import keyword_tokens
+from rag.text import keyword_tokens, sentence_spans
 from tests.store.conftest import Opener
 
 
@@ -115,3 +118,66 @@ def test_chunks_keep_the_order_they_were_written_in(store: Store) -> None:
     with store._db.read() as c:  # noqa: SLF001 - the column that keeps the order
         seq = [row.id for row in c.execute(sa.text("SELECT id FROM chunks ORDER BY seq"))]
     assert seq == ids
+
+
+def test_the_sentence_index_reads_the_sentences_ingest_stored_for_each_chunk(store: Store) -> None:
+    # Two chunks at article offsets 0 and len(first): the stored spans are article offsets, so a
+    # wrong shift would index fragments of the wrong sentences.
+    text = RATES + " " + CUP
+    a = article("both", text)
+    cut = len(RATES) + 1
+    parts = [
+        Chunk("both:0", "both", 0, 0, cut - 1, text[: cut - 1]),
+        Chunk("both:1", "both", 1, cut, len(text), text[cut:]),
+    ]
+    spans = [list(sentence_spans(c.text, offset=c.start)) for c in parts]
+    sentence_vectors = [(np.ones((len(s), 8), dtype=np.float32), s) for s in spans]
+    store.write_articles(
+        [(a, "/corpus/both.txt", "h", parts)], np.ones((2, 8), dtype=np.float32), sentence_vectors
+    )
+    index = store.lexical()
+    scores = index.best_sentence_scores(keyword_tokens("fans celebrated"))
+    assert scores is not None and int(np.argmax(scores[:-1])) == index.position("both:1")
+
+
+def test_two_processes_rebuilding_at_once_both_end_with_the_saved_index(
+    store: Store, open_db: Opener
+) -> None:
+    write(store, article("rates", RATES), article("cup", CUP))
+    other = Store(store.settings, open_db(store.data_dir))  # another worker over the same data dir
+    with ThreadPoolExecutor(2) as pool:
+        built = list(pool.map(lambda s: s.lexical(), [store, other]))
+    assert built[0].chunk_ids == built[1].chunk_ids and store.lexical_is_current()
+    assert not list(store.data_dir.glob(".bm25*.tmp"))  # no half-written folder left behind
+
+
+WRITER = """
+import sys
+import numpy as np
+from pathlib import Path
+from rag.config import Settings
+from rag.models import Article
+from rag.store import Chunk, Store
+from rag.store.database import Database, database_url
+
+data = Path(sys.argv[1])
+store = Store(Settings(data_dir=data), Database(database_url(sys.argv[2] or None, data), data))
+text = "Harbor opened a floating solar farm on Monday."
+article = Article(id="solar", title="Solar", text=text, source="Local", origin="s.txt", content_hash="s")
+chunk = Chunk("solar:0", "solar", 0, 0, len(text), text)
+store.write_articles([(article, "/corpus/solar.txt", "h", [chunk])], np.full((1, 8), 0.5, np.float32))
+"""
+
+
+def test_a_worker_searches_with_vectors_another_process_wrote(store: Store, db_setting: str | None) -> None:
+    # Worker processes share one data dir; an embedded Chroma does not show a process what
+    # another wrote after it opened the store, so the search matrix must not depend on it.
+    write(store, article("rates", RATES))
+    store.chunk_matrix(store.lexical(), 10_000)  # this process has read the vector store
+    other = subprocess.run(
+        [sys.executable, "-c", WRITER, str(store.data_dir), db_setting or ""], capture_output=True, text=True
+    )
+    assert other.returncode == 0, other.stderr
+    index = store.lexical()
+    matrix = store.chunk_matrix(index, 10_000)
+    assert matrix is not None and np.allclose(matrix[index.position("solar:0")], 0.5)
