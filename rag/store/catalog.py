@@ -21,7 +21,7 @@ from rag.models import Article, ArticleInfo, Passage
 from rag.store import schema as t
 from rag.store.database import Database, upsert
 from rag.store.rows import Chunk, ChunkRow, SentenceVectors, Spans, chunked, pack
-from rag.store.sentences import insert_vectors
+from rag.store.sentences import insert_vectors, read_vectors
 
 __all__ = ["Catalog", "Chunk", "ChunkRow", "SentenceVectors", "Spans"]
 
@@ -208,13 +208,8 @@ class Catalog:
 
     def chunk_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Each chunk's vector where the database holds it (written since it keeps them)."""
-        out: dict[str, np.ndarray] = {}
         v = t.chunk_vectors.c
-        with self.db.read() as c:
-            for part in chunked(chunk_ids):
-                for cid, blob in c.execute(sa.select(v.chunk_id, v.vector).where(v.chunk_id.in_(part))):
-                    out[cid] = np.frombuffer(blob, dtype=np.float32)
-        return out
+        return read_vectors(self.db, v.chunk_id, v.vector, chunk_ids, np.float32)
 
     def chunk_texts(self, chunk_ids: Sequence[str]) -> dict[str, str]:
         """Each known chunk's own text (not its passage)."""

@@ -25,6 +25,18 @@ def insert_vectors(c: Connection, pairs: Iterable[tuple[str, SentenceVectors]]) 
         c.execute(t.sentence_vectors.insert(), rows)
 
 
+def read_vectors(
+    db: Database, key: sa.Column[str], blob: sa.Column[bytes], ids: Sequence[str], dtype: type
+) -> dict[str, np.ndarray]:
+    """The flat vector stored in ``blob`` for each of ``ids`` found in ``key``'s table."""
+    out: dict[str, np.ndarray] = {}
+    with db.read() as c:
+        for part in chunked(ids):
+            for cid, value in c.execute(sa.select(key, blob).where(key.in_(part))):
+                out[cid] = np.frombuffer(value, dtype=dtype)
+    return out
+
+
 class Sentences:
     """Reads and backfills of sentence spans and vectors (written with their articles by
     ``Catalog.replace_articles``)."""
@@ -51,13 +63,8 @@ class Sentences:
 
     def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Each known chunk's sentence vectors, float16 and flat (sentences x dimensions)."""
-        out: dict[str, np.ndarray] = {}
         s = t.sentence_vectors.c
-        with self.db.read() as c:
-            for part in chunked(chunk_ids):
-                for cid, blob in c.execute(sa.select(s.chunk_id, s.vectors).where(s.chunk_id.in_(part))):
-                    out[cid] = np.frombuffer(blob, dtype=np.float16)
-        return out
+        return read_vectors(self.db, s.chunk_id, s.vectors, chunk_ids, np.float16)
 
     def sentence_spans(self, chunk_ids: Sequence[str]) -> dict[str, Spans]:
         """The spans each chunk's sentence vectors were computed for (chunks stored before these
