@@ -36,30 +36,25 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT.parent / "shared/datasets/multihop-rag/corpus.json"
 
 
-class TimedLocal(OnnxEmbedding):
-    """Counts the seconds spent embedding (tokenize + ONNX run + pooling)."""
+class Timed:
+    """Counts the seconds spent in ``embed_batch`` of the embedder it is mixed into."""
 
     seconds: float = 0.0
 
     def embed_batch(self, texts: list[str]) -> np.ndarray:
         started = time.perf_counter()
         try:
-            return super().embed_batch(texts)
+            return super().embed_batch(texts)  # type: ignore[misc]
         finally:
             self.seconds += time.perf_counter() - started
 
 
-class TimedRemote(RemoteEmbedding):
-    """Counts the seconds spent waiting for the server (requests, model, transfer)."""
+class TimedLocal(Timed, OnnxEmbedding):
+    """In process: tokenize + ONNX run + pooling."""
 
-    seconds: float = 0.0
 
-    def embed_batch(self, texts: list[str]) -> np.ndarray:
-        started = time.perf_counter()
-        try:
-            return super().embed_batch(texts)
-        finally:
-            self.seconds += time.perf_counter() - started
+class TimedRemote(Timed, RemoteEmbedding):
+    """From the server: requests, model, transfer."""
 
 
 def start_server(batch_size: int) -> tuple[subprocess.Popen[str], str]:

@@ -21,7 +21,7 @@ from rag.models import Article, ArticleInfo, Passage
 from rag.store import schema as t
 from rag.store.database import Database, upsert
 from rag.store.rows import Chunk, ChunkRow, SentenceVectors, Spans, chunked, pack
-from rag.store.sentences import insert_vectors, read_vectors
+from rag.store.sentences import float32s, insert_vectors, read_blobs
 
 __all__ = ["Catalog", "Chunk", "ChunkRow", "SentenceVectors", "Spans"]
 
@@ -209,7 +209,7 @@ class Catalog:
     def chunk_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Each chunk's vector where the database holds it (written since it keeps them)."""
         v = t.chunk_vectors.c
-        return read_vectors(self.db, v.chunk_id, v.vector, chunk_ids, np.float32)
+        return read_blobs(self.db, v.chunk_id, v.vector, chunk_ids, float32s)
 
     def chunk_texts(self, chunk_ids: Sequence[str]) -> dict[str, str]:
         """Each known chunk's own text (not its passage)."""

@@ -4,7 +4,8 @@ ranker and the answerer compare with a question), kept so neither embeds a sente
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
 
 import numpy as np
 import sqlalchemy as sa
@@ -13,6 +14,8 @@ from sqlalchemy.engine import Connection
 from rag.store import schema as t
 from rag.store.database import Database
 from rag.store.rows import Chunk, SentenceVectors, Spans, chunked, pack, unpack
+
+T = TypeVar("T")
 
 
 def insert_vectors(c: Connection, pairs: Iterable[tuple[str, SentenceVectors]]) -> None:
@@ -25,16 +28,32 @@ def insert_vectors(c: Connection, pairs: Iterable[tuple[str, SentenceVectors]]) 
         c.execute(t.sentence_vectors.insert(), rows)
 
 
-def read_vectors(
-    db: Database, key: sa.Column[str], blob: sa.Column[bytes], ids: Sequence[str], dtype: type
-) -> dict[str, np.ndarray]:
-    """The flat vector stored in ``blob`` for each of ``ids`` found in ``key``'s table."""
-    out: dict[str, np.ndarray] = {}
+def read_blobs(
+    db: Database,
+    key: sa.Column[str],
+    blob: sa.Column[bytes],
+    ids: Sequence[str],
+    decode: Callable[[bytes], T],
+) -> dict[str, T]:
+    """``decode(blob)`` for each of ``ids`` whose row in ``key``'s table holds one."""
+    out: dict[str, T] = {}
     with db.read() as c:
         for part in chunked(ids):
-            for cid, value in c.execute(sa.select(key, blob).where(key.in_(part))):
-                out[cid] = np.frombuffer(value, dtype=dtype)
+            for cid, value in c.execute(sa.select(key, blob).where(key.in_(part) & blob.is_not(None))):
+                out[cid] = decode(value)
     return out
+
+
+def float16s(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=np.float16)
+
+
+def float32s(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=np.float32)
+
+
+def spans_of(blob: bytes) -> Spans:
+    return unpack(blob) or []
 
 
 class Sentences:
@@ -64,28 +83,18 @@ class Sentences:
     def sentence_vectors(self, chunk_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Each known chunk's sentence vectors, float16 and flat (sentences x dimensions)."""
         s = t.sentence_vectors.c
-        return read_vectors(self.db, s.chunk_id, s.vectors, chunk_ids, np.float16)
+        return read_blobs(self.db, s.chunk_id, s.vectors, chunk_ids, float16s)
 
     def sentence_spans(self, chunk_ids: Sequence[str]) -> dict[str, Spans]:
         """The spans each chunk's sentence vectors were computed for (chunks stored before these
         were kept are missing until the next ingest fills them in)."""
-        out: dict[str, Spans] = {}
         s = t.sentence_vectors.c
-        with self.db.read() as c:
-            for part in chunked(chunk_ids):
-                query = sa.select(s.chunk_id, s.spans).where(s.chunk_id.in_(part) & s.spans.is_not(None))
-                out.update({cid: unpack(blob) or [] for cid, blob in c.execute(query)})
-        return out
+        return read_blobs(self.db, s.chunk_id, s.spans, chunk_ids, spans_of)
 
     def article_sentences(self, document_ids: Sequence[str]) -> dict[str, Spans]:
         """Each article's sentence spans, where they are stored."""
-        out: dict[str, Spans] = {}
         a = t.articles.c
-        with self.db.read() as c:
-            for part in chunked(document_ids):
-                query = sa.select(a.id, a.sentences).where(a.id.in_(part) & a.sentences.is_not(None))
-                out.update({doc: unpack(blob) or [] for doc, blob in c.execute(query)})
-        return out
+        return read_blobs(self.db, a.id, a.sentences, document_ids, spans_of)
 
     def without_sentences(self) -> tuple[list[str], list[Chunk]]:
         """Articles, and chunks with sentence vectors, stored before sentence spans were kept."""
