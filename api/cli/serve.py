@@ -9,13 +9,16 @@ import signal
 import sys
 from contextlib import suppress
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from api.cli.app import State, app, console, engine, err, fail, run, settings
 from api.cli.sources import start_watching
 from rag.config import Settings
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 def loopback(host: str) -> bool:
@@ -95,18 +98,37 @@ def _serve_workers(config: Settings, host: str, port: int, workers: int, watch: 
         from rag.engine import Engine
 
         watcher = start_watching(run(lambda: Engine(config)))
+    served = uvicorn.Config(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=config.log_level.lower(),
+    )
     try:
-        uvicorn.run(
-            "api.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level=config.log_level.lower(),
-        )
+        _supervise(served)
     finally:
         if watcher is not None:
             watcher.stop()
+
+
+def _supervise(served: uvicorn.Config) -> None:
+    """Run the workers under uvicorn's supervisor, each on a socket of its own where the kernel
+    spreads connections over them (``api.workers``)."""
+    from uvicorn.supervisors import Multiprocess
+
+    from api.workers import BalancedWorkers, balancing_supported
+
+    if not balancing_supported():
+        supervisor = Multiprocess(served, sockets=[served.bind_socket()])
+    else:
+        try:
+            supervisor = BalancedWorkers(served)
+        except OSError as exc:
+            raise fail(f"Cannot listen on {served.host}:{served.port}: {exc.strerror or exc}.", 1) from None
+    with suppress(KeyboardInterrupt):
+        supervisor.run()
 
 
 @app.command()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -16,23 +19,27 @@ from tests.conftest import RAG
 pytestmark = pytest.mark.slow
 
 
+def start_serving(data: Path, port: int, *options: str) -> subprocess.Popen[bytes]:
+    """``rag serve`` in a process of its own, returned once it answers ``/readyz``."""
+    command = [*RAG, "--data-dir", str(data), "serve", "--port", str(port), *options]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 90
+    while True:
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "rag serve did not become ready"
+        time.sleep(0.2)
+
+
 def test_rag_serve_answers_over_http(seeded: Engine, tmp_path: Path) -> None:
     port = free_port()
-    data = str(seeded.store.data_dir)
-    command = [*RAG, "--data-dir", data, "serve", "--port", str(port)]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = start_serving(seeded.store.data_dir, port)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "rag serve did not become ready"
-            time.sleep(0.2)
         answer = httpx.post(f"{base}/v1/ask", json={"question": QUESTION}, timeout=60).json()
         assert answer["citations"] and "[1]" in answer["answer"]
         page = httpx.get(base)
@@ -59,3 +66,72 @@ def test_rag_serve_reports_a_bad_setting_without_a_traceback(tmp_path: Path) -> 
     )
     assert run.returncode == 2
     assert "RAG_CHUNK_OVERLAP" in run.stderr and "Traceback" not in run.stderr
+
+
+def sockets_per_process(port: int, state: str) -> dict[str, set[str]]:
+    """The TCP sockets on local ``port`` in ``state`` ("01" established, "0A" listening), by the
+    process holding each (read from /proc, as ``ss -tnp`` does)."""
+    wanted = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == state and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                wanted.add(f"socket:[{fields[9]}]")
+    held: dict[str, set[str]] = {}
+    for process in Path("/proc").iterdir():
+        if not process.name.isdigit():
+            continue
+        try:
+            targets = {os.readlink(fd) for fd in (process / "fd").iterdir()}
+        except OSError:  # gone, or not ours to read
+            continue
+        if targets & wanted:
+            held[process.name] = targets & wanted
+    return held
+
+
+def test_workers_share_clients_that_connect_together(seeded: Engine) -> None:
+    """16 keep-alive clients connecting at once are spread over both workers by the kernel: each
+    worker listens on a socket of its own. With uvicorn's one shared socket, the worker that
+    woke first could accept them all while the other idled."""
+    port = free_port()
+    proc = start_serving(seeded.store.data_dir, port, "--workers", "2")
+    clients = [httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) for _ in range(16)]
+    try:
+        listening = sockets_per_process(port, "0A")
+        assert len(listening) == 2 and str(proc.pid) not in listening, (proc.pid, listening)  # workers only
+        first, second = listening.values()
+        assert not first & second  # a socket each
+        with ThreadPoolExecutor(16) as pool:
+            assert set(pool.map(lambda c: c.get("/readyz").status_code, clients)) == {200}
+        connected = sockets_per_process(port, "01")
+        assert sum(len(held) for held in connected.values()) == 16, connected
+        assert connected.keys() == listening.keys(), connected  # both workers hold some of the 16
+    finally:
+        for c in clients:
+            c.close()
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_workers_report_a_port_in_use(seeded: Engine) -> None:
+    """Even by a server that lets others share its port (as the workers' own sockets do): joining
+    it would split the traffic between two servers."""
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        command = [
+            *RAG,
+            "--data-dir",
+            str(seeded.store.data_dir),
+            "serve",
+            "--workers",
+            "2",
+            "--port",
+            str(port),
+        ]
+        run = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 1
+    assert f"Cannot listen on 127.0.0.1:{port}" in run.stderr and "Traceback" not in run.stderr
