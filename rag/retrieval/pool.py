@@ -197,12 +197,14 @@ def _dense(
     ctx: Context, vector: np.ndarray, mask: np.ndarray | None, where: Filters | None, n: int
 ) -> Ranking:
     # The matrix follows the lexical index it was built beside; a newer one means an ingest
-    # landed in between, and Chroma answers until the view catches up.
+    # landed in between (or the corpus is past the in-memory limit), and Chroma answers. Exact
+    # search over the matrix otherwise: a command need not import and open Chroma to answer a
+    # question (most of `rag ask`'s time, docs/performance-log.md).
     matrix = ctx.matrix()
-    if matrix is None or mask is None:
+    if matrix is None:
         return ctx.store.dense_search(vector, n, where)
     # Only the rows the filter keeps: a named outlet is a small share of the corpus.
-    rows = np.flatnonzero(mask)
+    rows = np.flatnonzero(mask) if mask is not None else np.arange(len(matrix))
     scores = matrix[rows] @ vector
     return [(ctx.lexical.chunk_ids[rows[j]], float(scores[j])) for j in _best(scores, n)]
 
