@@ -177,10 +177,16 @@ class ExtractiveAnswerer:
         known = self.sentences.stored_sentence_vectors(passages) if self.sentences else {}
         keys = [(c.passage.document_id, c.start, c.end) for c in cands]
         missing = [i for i, key in enumerate(keys) if key not in known]
-        vectors = self.embed.embed_batch(asked + [cands[i].text for i in missing])
-        fresh = dict(zip(missing, vectors[len(asked) :], strict=True))
+        # The question through the question encoder, as retrieval embeds it (int8: half the
+        # float32 run, which was most of an answer's time; docs/performance-log.md).
+        questions = self.embed.embed_queries(asked)
+        fresh = (
+            dict(zip(missing, self.embed.embed_batch([cands[i].text for i in missing]), strict=True))
+            if missing
+            else {}
+        )
         sents = np.vstack([fresh[i] if i in fresh else known[key] for i, key in enumerate(keys)])
-        return vectors[0], vectors[1] if len(asked) > 1 else vectors[0], sents
+        return questions[0], questions[1] if len(asked) > 1 else questions[0], sents
 
     def choose(self, question: str, passages: list[Passage], focus: str | None = None) -> list[Candidate]:
         """The sentences to answer with, best first; empty when the evidence is too weak."""
