@@ -9,18 +9,24 @@ searched with are the words the index holds, and a sentence is the same sentence
   broader NLTK stop-word list: for deciding what a message is *about*, not for matching.
 - ``sentence_spans``: NLTK's Punkt English model from the copy LlamaIndex ships (offline);
   every line break is a sentence boundary, since scraped articles put a paragraph per line.
+- ``TokenMemo``: what a tokenizer made of each text at an index's last build, so a rebuild
+  tokenizes only new texts.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import bm25s.stopwords
 import Stemmer
 
+T = TypeVar("T")
 # bm25s' default token pattern: words of two or more word characters.
 TOKEN = re.compile(r"(?u)\b\w\w+\b")
 # The stop-words bm25s removes at indexing ("en": Lucene's 33-word list). Searching with any
@@ -191,3 +197,28 @@ def name_words(text: str) -> set[str]:
         for w in run.group(0).split()
         if len(w) > 2 and w not in _NOT_NAMES
     }
+
+
+class TokenMemo(Generic[T]):
+    """What a tokenizer made of each text at the last build of an index, so that the next build
+    tokenizes only the texts it has not seen: after an upload, its own, not the corpus's. In a
+    keyword-index rebuild the tokenizing was about half the time (docs/performance-log.md, "Keyword
+    index rebuilds"). Keyed by a digest of the text (not the text: no second copy of the corpus in
+    memory); a memo holds only the texts of the build that made it."""
+
+    def __init__(self, seen: dict[bytes, T] | None = None) -> None:
+        self._seen: dict[bytes, T] = seen or {}
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def map(
+        self, texts: Sequence[str], tokenize: Callable[[list[str]], Sequence[T]]
+    ) -> tuple[list[T], TokenMemo[T]]:
+        """``tokenize`` applied to ``texts`` (it is called once, with the texts not seen before),
+        and the memo of this build."""
+        keys = [hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=16).digest() for t in texts]
+        new = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._seen}
+        made = dict(zip(new, tokenize(list(new.values())), strict=True)) if new else {}
+        out = [made[k] if k in made else self._seen[k] for k in keys]
+        return out, TokenMemo(dict(zip(keys, out, strict=True)))

@@ -20,6 +20,7 @@ cites; all rare words instead of names gave nothing (docs/retrieval-log.md, "Sha
 from __future__ import annotations
 
 import math
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -27,9 +28,13 @@ import numpy as np
 
 from rag.retrieval.params import LEADS, RARE
 from rag.retrieval.words import ranges
-from rag.text import content_words, name_tokens, name_words
+from rag.text import TokenMemo, content_words, name_tokens, name_words
 
 NAMES_FILE = "names.npz"
+
+
+def _name_words(texts: list[str]) -> list[frozenset[str]]:
+    return [frozenset(map(sys.intern, name_words(t))) for t in texts]  # kept between builds
 
 
 class ChunkNames:
@@ -43,21 +48,27 @@ class ChunkNames:
         self.ids = ids
         self.counts = counts
         self._starts = np.cumsum(counts) - counts
+        self.memo: TokenMemo[frozenset[str]] = TokenMemo()  # each chunk's name words, for the next build
 
     @classmethod
-    def build(cls, texts: list[str]) -> ChunkNames:
-        names = [name_words(t) for t in texts]
+    def build(cls, texts: list[str], previous: ChunkNames | None = None) -> ChunkNames:
+        """From each chunk's text (index order); ``previous`` (the index being replaced) lends
+        the names of the texts it already read."""
+        memo = previous.memo if previous is not None else TokenMemo()
+        names, memo = memo.map(texts, _name_words)
         frequency = Counter(w for chunk in names for w in chunk)
         n = max(len(texts), 1)
         rare = sorted(w for w, f in frequency.items() if math.log(n / f) > RARE)
         index = {w: i for i, w in enumerate(rare)}
         kept = [sorted(index[w] for w in chunk if w in index) for chunk in names]
-        return cls(
+        built = cls(
             rare,
             np.array([math.log(n / frequency[w]) for w in rare], dtype=np.float32),
             np.array([i for chunk in kept for i in chunk], dtype=np.int32),
             np.array([len(chunk) for chunk in kept], dtype=np.int64),
         )
+        built.memo = memo
+        return built
 
     def save(self, folder: Path) -> None:
         np.savez(
@@ -109,7 +120,7 @@ class NamesExtension:
     name = "names"
 
     def build(self, sentences: list[list[str]], bodies: list[str], previous: object | None) -> ChunkNames:
-        return ChunkNames.build(bodies)
+        return ChunkNames.build(bodies, previous if isinstance(previous, ChunkNames) else None)
 
     def save(self, built: ChunkNames, folder: Path) -> None:
         built.save(folder)

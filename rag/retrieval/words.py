@@ -15,16 +15,22 @@ more evidence on articles no training question cites (docs/retrieval-log.md, "So
 from __future__ import annotations
 
 import math
+import sys
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
-from rag.text import content_words
+from rag.text import TokenMemo, content_words
 from rag.wordvectors import word_vectors
 
 VECTORS_FILE = "words.npz"
 VOCABULARY_FILE = "words.txt"
+
+
+def _content_words(texts: list[str]) -> list[tuple[str, ...]]:
+    # Kept between builds: tuples of one shared string per word take a third of the memory.
+    return [tuple(map(sys.intern, content_words(t))) for t in texts]
 
 
 def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -58,6 +64,7 @@ class SentenceWords:
         self._word_starts = np.cumsum(word_counts) - word_counts
         self._sentence_starts = np.cumsum(sentence_counts) - sentence_counts
         self.unknown_idf = math.log(1 + len(sentence_counts))  # a word no chunk holds
+        self.memo: TokenMemo[tuple[str, ...]] = TokenMemo()  # each sentence's words, for the next build
 
     @classmethod
     def build(
@@ -65,17 +72,20 @@ class SentenceWords:
     ) -> SentenceWords:
         """From each chunk's sentences; words ``previous`` (the index being replaced) holds keep
         their vectors, so an ingest embeds only the words it brings."""
-        tokens = [[content_words(s) for s in chunk] for chunk in sentences_per_chunk]
+        memo = previous.memo if previous is not None else TokenMemo()
+        flat, memo = memo.map([s for chunk in sentences_per_chunk for s in chunk], _content_words)
+        bounds = np.cumsum([0] + [len(chunk) for chunk in sentences_per_chunk]).tolist()
+        tokens = [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         chunk_frequency = Counter(w for chunk in tokens for w in {w for s in chunk for w in s})
         vocabulary = sorted(chunk_frequency)
         index = {w: i for i, w in enumerate(vocabulary)}
         n = len(tokens)
         idf = np.array([math.log(1 + n / chunk_frequency[w]) for w in vocabulary], dtype=np.float32)
         # Each word once per sentence: a sentence's match takes the max over its words.
-        tokens = [[list(dict.fromkeys(s)) for s in chunk] for chunk in tokens]
-        words = np.array([index[w] for chunk in tokens for s in chunk for w in s], dtype=np.int32)
-        word_counts = np.array([len(s) for chunk in tokens for s in chunk], dtype=np.int32)
-        sentence_counts = np.array([len(chunk) for chunk in tokens], dtype=np.int64)
+        once = [[list(dict.fromkeys(s)) for s in chunk] for chunk in tokens]
+        words = np.array([index[w] for chunk in once for s in chunk for w in s], dtype=np.int32)
+        word_counts = np.array([len(s) for chunk in once for s in chunk], dtype=np.int32)
+        sentence_counts = np.array([len(chunk) for chunk in once], dtype=np.int64)
         vectors = np.empty((len(vocabulary), 256), dtype=np.float32)
         known = previous.index if previous is not None else {}
         kept = [i for i, w in enumerate(vocabulary) if w in known]
@@ -83,7 +93,9 @@ class SentenceWords:
             vectors[kept] = previous.vectors[[known[vocabulary[i]] for i in kept]]
         fresh = [i for i, w in enumerate(vocabulary) if w not in known]
         vectors[fresh] = word_vectors([vocabulary[i] for i in fresh]).astype(np.float16)  # as stored
-        return cls(vocabulary, vectors, idf, words, word_counts, sentence_counts)
+        built = cls(vocabulary, vectors, idf, words, word_counts, sentence_counts)
+        built.memo = memo
+        return built
 
     def save(self, folder: Path) -> None:
         (folder / VOCABULARY_FILE).write_text("\n".join(self.vocabulary), encoding="utf-8")

@@ -352,6 +352,8 @@ class Store:
             generation = self.generation()
             rows = self._catalog.chunk_rows()
             index = lexical.load(folder, generation, rows, self._extensions)
+            if index is not None and self._lexical is not None:
+                lexical.keep_memos(self._lexical, index)
             if index is None:
                 spans = self._sentences.sentence_spans([r.id for r in rows])
                 index = lexical.build(folder, generation, rows, self._extensions, self._lexical, spans)

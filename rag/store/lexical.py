@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import bm25s
 import numpy as np
@@ -28,7 +28,7 @@ from rag.models import Filters
 from rag.store.catalog import ChunkRow
 from rag.store.rows import Spans
 from rag.store.vectors import day_bounds, source_key, timestamp
-from rag.text import split_sentences
+from rag.text import TokenMemo, split_sentences
 
 log = logging.getLogger(__name__)
 FORMAT = 5  # bumped when the saved layout changes, so older indexes are rebuilt
@@ -61,8 +61,11 @@ class LexicalIndex:
         sentence_counts: np.ndarray,
         rows: Sequence[ChunkRow],
         extensions: dict[str, Any],
+        memo: TokenMemo[tuple[str, ...]] | None = None,
     ) -> None:
         self.generation = generation
+        # The tokens of its chunks and sentences, lent to the next build (empty when loaded).
+        self.memo: TokenMemo[tuple[str, ...]] = memo or TokenMemo()
         self.chunk_ids = chunk_ids
         self._positions = {cid: i for i, cid in enumerate(chunk_ids)}
         self.chunks = chunks
@@ -136,10 +139,13 @@ def build(
     splitting those chunks again (the same splitter made them, and splitting was the largest part
     of a rebuild: docs/performance-log.md)."""
     ids = [r.id for r in rows]
-    chunks = _bm25([f"{r.title}\n{r.source or ''}\n{r.text}" for r in rows])
     sentences_per_chunk = [_sentences(r, (spans or {}).get(r.id)) for r in rows]
     counts = np.array([len(x) for x in sentences_per_chunk], dtype=np.int64)
-    sentences = _bm25([x for chunk in sentences_per_chunk for x in chunk])
+    headed = [f"{r.title}\n{r.source or ''}\n{r.text}" for r in rows]
+    texts = headed + [x for chunk in sentences_per_chunk for x in chunk]
+    # Only the texts the index being replaced did not hold are tokenized (an upload's).
+    tokens, memo = (previous.memo if previous is not None else TokenMemo()).map(texts, _tokenize)
+    chunks, sentences = _bm25(tokens[: len(headed)]), _bm25(tokens[len(headed) :])
     bodies = [r.text for r in rows]
     built = {}
     for ext in extensions:
@@ -147,7 +153,7 @@ def build(
         # of words it already knew.
         before = previous.extensions.get(ext.name) if previous is not None else ext.load(folder)
         built[ext.name] = ext.build(sentences_per_chunk, bodies, before)
-    index = LexicalIndex(generation, ids, chunks, sentences, counts, rows, built)
+    index = LexicalIndex(generation, ids, chunks, sentences, counts, rows, built, memo)
     try:
         _save(folder, index, chunks, sentences, counts, extensions, built)
     except OSError as exc:  # a full disk: this process searches with it anyway, the next rebuilds it
@@ -252,18 +258,37 @@ def load(
     return LexicalIndex(generation, ids, chunks, sentences, sentence_counts, rows, built)
 
 
-def _bm25(texts: list[str]) -> bm25s.BM25 | None:
-    """A bm25s index of ``texts`` (None when they hold no indexable word, e.g. only emoji).
+def keep_memos(previous: LexicalIndex, loaded: LexicalIndex) -> None:
+    """``loaded`` (another process's build, read here) keeps the tokens ``previous`` (this
+    process's last index) holds, so this process's next build still tokenizes only new texts
+    when the workers of one data dir take turns building."""
+    loaded.memo = previous.memo
+    for name, built in loaded.extensions.items():
+        memo = getattr(previous.extensions.get(name), "memo", None)
+        if memo is not None and hasattr(built, "memo"):
+            built.memo = memo
 
-    Tokenised by bm25s itself (its pattern, Lucene's English stop-words, Snowball stems), which
+
+def _tokenize(texts: list[str]) -> list[tuple[str, ...]]:
+    """bm25s' own tokenisation (its pattern, Lucene's English stop-words, Snowball stems), which
     ``rag.text.keyword_tokens`` reproduces for questions."""
     import Stemmer
 
-    if not texts:
+    stemmer = Stemmer.Stemmer("english")
+    made = bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False)
+    return [tuple(text) for text in cast(list[list[str]], made)]  # kept between builds: compact
+
+
+def _bm25(tokens: list[tuple[str, ...]]) -> bm25s.BM25 | None:
+    """A bm25s index of texts tokenized by ``_tokenize`` (None when they hold no indexable word,
+    e.g. only emoji). The token ids are bm25s' own way of taking them: a token's id does not
+    change its scores (bm25s itself numbers them in set order, which varies between runs)."""
+    if not tokens:
         return None
-    tokens = bm25s.tokenize(texts, stopwords="en", stemmer=Stemmer.Stemmer("english"), show_progress=False)
-    if not tokens.vocab:
+    vocabulary: dict[str, int] = {}
+    ids = [[vocabulary.setdefault(token, len(vocabulary)) for token in text] for text in tokens]
+    if not vocabulary:
         return None
     retriever = bm25s.BM25()
-    retriever.index(tokens, show_progress=False)
+    retriever.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocabulary), show_progress=False)
     return retriever

@@ -68,3 +68,12 @@ def test_no_candidates_or_no_names_score_nothing(index: ChunkNames) -> None:
     assert index.shared("q", np.zeros(0, dtype=np.int64), [], np.zeros(0)).shape == (0, LEADS)
     empty = ChunkNames.build(["plain words only"])
     assert not empty.shared("q", np.array([0]), ["x"], np.array([1.0])).any()
+
+
+def test_a_rebuild_reading_the_last_builds_names_equals_one_from_nothing(index: ChunkNames) -> None:
+    changed = CHUNKS[1:] + ["Sam Bankman-Fried and Caroline Ellison met in Hong Kong."]
+    reused, fresh = ChunkNames.build(changed, previous=index), ChunkNames.build(changed)
+    assert reused.vocabulary == fresh.vocabulary and "bankman-fried" in reused.index
+    for name in ("idf", "ids", "counts"):
+        assert np.array_equal(getattr(reused, name), getattr(fresh, name)), name
+    assert len(reused.memo) == len(set(changed))  # each distinct text once, this build's only

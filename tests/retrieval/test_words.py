@@ -56,9 +56,14 @@ def test_saved_and_loaded_it_scores_the_same(index: SentenceWords, tmp_path: Pat
     assert SentenceWords.load(tmp_path / "missing") is None
 
 
-def test_a_rebuild_reuses_the_vectors_of_words_it_already_had(index: SentenceWords) -> None:
-    grown = CHUNKS + [["The carmaker opened a factory in Ohio."]]
-    reused = SentenceWords.build(grown, previous=index)
-    fresh = SentenceWords.build(grown)
+def test_a_rebuild_reuses_the_vectors_and_words_it_already_had(index: SentenceWords) -> None:
+    """A chunk removed and one added: the build lent the last one's word vectors and each
+    sentence's words holds what a build from nothing holds."""
+    changed = CHUNKS[1:] + [["The carmaker opened a factory in Ohio."]]
+    reused = SentenceWords.build(changed, previous=index)
+    fresh = SentenceWords.build(changed)
     assert reused.vocabulary == fresh.vocabulary and "ohio" in reused.index
     np.testing.assert_allclose(reused.vectors, fresh.vectors, atol=1e-3)
+    for name in ("idf", "words", "word_counts", "sentence_counts"):
+        assert np.array_equal(getattr(reused, name), getattr(fresh, name)), name
+    assert len(reused.memo) == len(fresh.memo) == 4  # the sentences of this build only

@@ -4,6 +4,7 @@ Postgres. Small hand-made articles and vectors, no embedding model."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -109,6 +110,34 @@ def test_the_lexical_index_follows_the_generation_and_reloads_from_disk(
     data = store.data_dir
     other = Store(store.settings, open_db(data))
     assert other.lexical().chunk_ids == second.chunk_ids and other.lexical_is_current()
+
+
+def test_a_rebuild_reusing_the_last_builds_tokens_equals_a_build_from_scratch(
+    store: Store, open_db: Opener
+) -> None:
+    """After an upload and a removal, the index built with the tokens the previous build kept
+    (only the new article is tokenized) scores exactly as one built from nothing."""
+    write(store, article("rates", RATES), article("cup", CUP))
+    first = store.lexical()
+    write(store, article("more", "Interest rates rose again in December. The cup was lifted."))
+    store.remove_articles(["cup"])
+    reused = store.lexical()
+    assert reused is not first
+    shutil.rmtree(store.data_dir / "bm25")  # what `rag rebuild` does before building anew
+    fresh = Store(store.settings, open_db(store.data_dir)).lexical()
+    assert fresh.chunk_ids == reused.chunk_ids and "cup:0" not in reused.chunk_ids
+    for question in ("interest rates", "cup lifted December", "markets fell"):
+        tokens = keyword_tokens(question)
+        assert np.array_equal(reused.keyword_scores(tokens), fresh.keyword_scores(tokens))
+        best, again = reused.best_sentence_scores(tokens), fresh.best_sentence_scores(tokens)
+        assert best is not None and again is not None and np.array_equal(best, again)
+    assert len(reused.memo) == len(fresh.memo)  # the removed article's texts are not kept
+    # A worker that loads what another built keeps the tokens it read for its own next build.
+    write(store, article("last", "Rates held in January."))
+    other = Store(store.settings, open_db(store.data_dir))
+    assert "last:0" in other.lexical().chunk_ids  # built and saved by the other worker
+    loaded = store.lexical()
+    assert "last:0" in loaded.chunk_ids and len(loaded.memo) == len(reused.memo)
 
 
 def test_chunks_keep_the_order_they_were_written_in(store: Store) -> None:
