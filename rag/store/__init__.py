@@ -348,7 +348,7 @@ class Store:
             return self._lexical
         folder = self.data_dir / "bm25"
         # One process builds; the others wait and load what it saved (workers of one data dir).
-        with lexical.builder_lock(self.data_dir / ".bm25.lock"):
+        with lexical.builder_lock(folder):
             generation = self.generation()
             rows = self._catalog.chunk_rows()
             index = lexical.load(folder, generation, rows, self._extensions)

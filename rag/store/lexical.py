@@ -22,7 +22,7 @@ from typing import Any, Protocol, cast
 
 import bm25s
 import numpy as np
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from rag.models import Filters
 from rag.store.catalog import ChunkRow
@@ -163,11 +163,12 @@ def build(
 
 
 @contextmanager
-def builder_lock(path: Path) -> Iterator[None]:
-    """The lock file when it can be made; without it (a read-only data dir) this process builds
-    for itself, as it would search with an index it cannot save."""
+def builder_lock(folder: Path) -> Iterator[None]:
+    """The lock one process builds the index in ``folder`` under, when its file can be made;
+    without it (a read-only data dir) this process builds for itself, as it would search with an
+    index it cannot save."""
     try:
-        lock = FileLock(path)
+        lock = FileLock(_lock_file(folder))
         lock.acquire()
     except OSError:
         yield
@@ -176,6 +177,28 @@ def builder_lock(path: Path) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+@contextmanager
+def unless_building(folder: Path, generation: int) -> Iterator[bool]:
+    """Whether a file may be added to ``folder`` now (True while no process builds a new index
+    there and the saved one is for ``generation``), held for the block. A build replaces the
+    whole folder: a file written into it meanwhile made the build's rename fail, or was lost
+    with the folder. A search never waits on a build for this: it just does not save."""
+    try:
+        lock = FileLock(_lock_file(folder), timeout=0)
+        lock.acquire()
+    except (OSError, Timeout):  # a build is running, or no lock can be made here
+        yield False
+        return
+    try:
+        yield saved_generation(folder) == generation
+    finally:
+        lock.release()
+
+
+def _lock_file(folder: Path) -> Path:
+    return folder.with_name(f".{folder.name}.lock")
 
 
 def _sentences(row: ChunkRow, spans: Spans | None) -> list[str]:

@@ -25,13 +25,16 @@ SENTENCE_STARTS_FILE = "sentence_starts.npy"
 log = logging.getLogger(__name__)
 
 
-def save(path: Path, array: np.ndarray) -> None:
-    """Whole or not at all, even with two worker processes saving at once (a file of their own
-    each, then an atomic rename)."""
+def save(path: Path, array: np.ndarray, generation: int) -> None:
+    """Beside the keyword index of ``generation``, whole or not at all, even with two worker
+    processes saving at once (a file of their own each, then an atomic rename); not while
+    another process replaces that index (``lexical.unless_building``)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp.npy")
     try:
-        np.save(tmp, array)
-        tmp.replace(path)
+        with lexical.unless_building(path.parent, generation) as free:
+            if free:
+                np.save(tmp, array)
+                tmp.replace(path)
     except OSError as exc:  # a full disk: kept in memory for this process only
         tmp.unlink(missing_ok=True)
         log.warning("could not save a vector matrix", extra={"error": str(exc), "path": str(path)})
@@ -70,7 +73,7 @@ def sentence_matrix(
     starts = np.cumsum([0] + [len(p) for p in parts]).astype(np.int64)
     matrix = np.concatenate(parts) if parts else np.zeros((0, dimensions), np.float16)
     for name, array in ((SENTENCES_FILE, matrix), (SENTENCE_STARTS_FILE, starts)):
-        save(folder / name, array)
+        save(folder / name, array, index.generation)
     return matrix, starts
 
 
@@ -98,8 +101,7 @@ def chunk_matrix(
     if len(rows) != len(ids):
         return None
     matrix = np.asarray([rows[cid] for cid in ids], dtype=np.float32)
-    if lexical.saved_generation(path.parent) == index.generation:
-        save(path, matrix)
+    save(path, matrix, index.generation)
     return matrix
 
 

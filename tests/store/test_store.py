@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from rag.config import Settings
 from rag.models import Article, Filters
-from rag.store import Chunk, Store
+from rag.store import Chunk, Store, lexical, matrices
 from rag.store.catalog import Catalog
 from rag.text import keyword_tokens, sentence_spans
 from tests.store.conftest import Opener
@@ -138,6 +138,24 @@ def test_a_rebuild_reusing_the_last_builds_tokens_equals_a_build_from_scratch(
     assert "last:0" in other.lexical().chunk_ids  # built and saved by the other worker
     loaded = store.lexical()
     assert "last:0" in loaded.chunk_ids and len(loaded.memo) == len(reused.memo)
+
+
+def test_no_vector_matrix_is_written_into_the_index_while_another_process_replaces_it(
+    store: Store,
+) -> None:
+    """A build replaces the whole index folder; a matrix saved into it meanwhile made the
+    build's rename fail (seen in the soak). The search that would save it skips instead."""
+    write(store, article("rates", RATES))
+    index = store.lexical()
+    folder = store.data_dir / "bm25"
+    target = folder / "probe.npy"
+    with lexical.builder_lock(folder):  # held as another process would while building
+        matrices.save(target, np.ones(3), index.generation)
+    assert not target.exists()
+    matrices.save(target, np.ones(3), index.generation + 1)  # not beside another generation's index
+    assert not target.exists()
+    matrices.save(target, np.ones(3), index.generation)
+    assert np.load(target).tolist() == [1.0, 1.0, 1.0]
 
 
 def test_chunks_keep_the_order_they_were_written_in(store: Store) -> None:
