@@ -9,6 +9,9 @@
   (docs/performance-log.md).
 - Logs: one JSON object per line on stderr, quiet (WARNING) unless asked; libraries that log
   every index build at INFO/DEBUG (bm25s) kept at WARNING.
+- tqdm (inside bm25s and LlamaIndex, bars disabled) on a thread lock: its default lock is a
+  multiprocessing semaphore, which a server worker stopped after an upload left behind, and
+  Python warned of a "leaked semaphore" at every shutdown.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"messa
 
 
 def prepare_process() -> None:
-    """Limit BLAS to one thread and quiet chatty libraries (idempotent)."""
+    """Limit BLAS to one thread, keep tqdm off process semaphores, quiet chatty libraries
+    (idempotent)."""
     global _prepared
     with _lock:
         if _prepared:
@@ -36,6 +40,9 @@ def prepare_process() -> None:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=1, user_api="blas")
+        from tqdm import tqdm
+
+        tqdm.set_lock(threading.RLock())
         for name in _QUIET:
             logging.getLogger(name).setLevel(logging.WARNING)
         _prepared = True
