@@ -203,8 +203,11 @@ def _dense(
     matrix = ctx.matrix()
     if matrix is None:
         return ctx.store.dense_search(vector, n, where)
+    if mask is None:
+        scores = matrix @ vector
+        return [(ctx.lexical.chunk_ids[j], float(scores[j])) for j in _best(scores, n)]
     # Only the rows the filter keeps: a named outlet is a small share of the corpus.
-    rows = np.flatnonzero(mask) if mask is not None else np.arange(len(matrix))
+    rows = np.flatnonzero(mask)
     scores = matrix[rows] @ vector
     return [(ctx.lexical.chunk_ids[rows[j]], float(scores[j])) for j in _best(scores, n)]
 
