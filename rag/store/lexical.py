@@ -304,14 +304,9 @@ def _tokenize(texts: list[str]) -> list[tuple[str, ...]]:
 
 def _bm25(tokens: list[tuple[str, ...]]) -> bm25s.BM25 | None:
     """A bm25s index of texts tokenized by ``_tokenize`` (None when they hold no indexable word,
-    e.g. only emoji). The token ids are bm25s' own way of taking them: a token's id does not
-    change its scores (bm25s itself numbers them in set order, which varies between runs)."""
-    if not tokens:
-        return None
-    vocabulary: dict[str, int] = {}
-    ids = [[vocabulary.setdefault(token, len(vocabulary)) for token in text] for text in tokens]
-    if not vocabulary:
+    e.g. only emoji)."""
+    if not any(tokens):
         return None
     retriever = bm25s.BM25()
-    retriever.index(bm25s.tokenization.Tokenized(ids=ids, vocab=vocabulary), show_progress=False)
+    retriever.index(tokens, show_progress=False)  # bm25s numbers the tokens itself
     return retriever
