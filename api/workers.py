@@ -32,16 +32,14 @@ def refuse_if_taken(host: str, port: int) -> None:
     otherwise let this server join another one of the same user on that port (another
     ``rag serve``, on another index) and share its traffic silently. A socket without the option
     cannot bind beside a listening one."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
+    with socket.socket(_family(host), socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed server's TIME_WAITs are fine
         probe.bind((host, port))
 
 
 def listening_socket(host: str, port: int, backlog: int) -> socket.socket:
     """A TCP socket listening on ``host:port`` that other sockets may share (``SO_REUSEPORT``)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(_family(host), socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -52,6 +50,10 @@ def listening_socket(host: str, port: int, backlog: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
 class BalancedWorkers(Multiprocess):
