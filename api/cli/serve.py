@@ -62,6 +62,7 @@ def serve(
             2,
         )
     level = config.log_level.lower()
+    _refuse_taken_port(host, port)  # before the models load, and before saying where it serves
     console.print(f"[dim]Serving on http://{host}:{port} (web page at /, API docs at /docs)[/]")
     if workers == 1:
         from api.app import create_app
@@ -75,6 +76,20 @@ def serve(
                 watcher.stop()
         return
     _serve_workers(config, host, port, workers, watch)
+
+
+def _refuse_taken_port(host: str, port: int) -> None:
+    """Fail clearly when something already listens on ``host:port``."""
+    from api.workers import refuse_if_taken
+
+    try:
+        refuse_if_taken(host, port)
+    except OSError as exc:
+        raise _cannot_listen(host, port, exc) from None
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> typer.Exit:
+    return fail(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.", 1)
 
 
 def _serve_workers(config: Settings, host: str, port: int, workers: int, watch: bool) -> None:
@@ -125,8 +140,8 @@ def _supervise(served: uvicorn.Config) -> None:
     else:
         try:
             supervisor = BalancedWorkers(served)
-        except OSError as exc:
-            raise fail(f"Cannot listen on {served.host}:{served.port}: {exc.strerror or exc}.", 1) from None
+        except OSError as exc:  # taken between the first check and now
+            raise _cannot_listen(served.host, served.port, exc) from None
     with suppress(KeyboardInterrupt):
         supervisor.run()
 

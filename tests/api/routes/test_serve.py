@@ -130,9 +130,11 @@ def test_workers_share_clients_that_connect_together(seeded: Engine) -> None:
     assert "leaked" not in stderr and "Traceback" not in stderr, stderr[-2000:]
 
 
-def test_workers_report_a_port_in_use(seeded: Engine) -> None:
-    """Even by a server that lets others share its port (as the workers' own sockets do): joining
-    it would split the traffic between two servers."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_port_in_use_is_reported_before_serving(seeded: Engine, workers: int) -> None:
+    """Even when held by a server that lets others share its port (as the workers' own sockets
+    do): joining it would split the traffic between two servers. Said before the models load,
+    and without claiming to serve."""
     with socket.socket() as taken:
         taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         taken.bind(("127.0.0.1", 0))
@@ -144,10 +146,11 @@ def test_workers_report_a_port_in_use(seeded: Engine) -> None:
             str(seeded.store.data_dir),
             "serve",
             "--workers",
-            "2",
+            str(workers),
             "--port",
             str(port),
         ]
         run = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert run.returncode == 1
     assert f"Cannot listen on 127.0.0.1:{port}" in run.stderr and "Traceback" not in run.stderr
+    assert "Serving on" not in run.stdout
