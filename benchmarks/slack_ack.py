@@ -3,7 +3,7 @@
 Slack retries (and eventually disables) an Events API endpoint that does not answer within
 3 seconds, so the acknowledgement must stay fast while answers are being computed. This starts
 the real service (``uvicorn --factory api.app:create_app``) in a subprocess, points it at the
-local Slack stand-in from ``tests/slack_server.py``, sends bursts of signed ``app_mention``
+local Slack stand-in from ``tests/servers/slack_server.py``, sends bursts of signed ``app_mention``
 events at several concurrencies and reports, per concurrency: acknowledgement latency
 (p50/p95/max), time until the threaded answer was posted (p50/p95/max), errors and duplicates.
 
@@ -35,7 +35,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from anywhere
 
-from tests.slack_server import BOT_USER_ID, TEAM_ID, SlackServer, running_slack  # noqa: E402
+from tests.servers.slack_server import BOT_USER_ID, TEAM_ID, SlackServer, running_slack  # noqa: E402
 
 SECRET, TOKEN = "bench-signing-secret", "xoxb-bench"
 QUESTIONS = [
@@ -107,6 +107,32 @@ def burst(url: str, slack: SlackServer, first: int, count: int, conc: int) -> st
     )
 
 
+def prepare_index(data: Path, source: Path | None, env: dict[str, str]) -> None:
+    """A copy of ``source`` at ``data``, or the seed corpus ingested there."""
+    if source:
+        shutil.copytree(source, data)
+        return
+    subprocess.run(
+        [str(ROOT / ".venv/bin/rag"), "ingest", str(ROOT / "corpus"), "--json"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def start_server(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The service under uvicorn, once it answers ``/healthz``."""
+    command = [str(ROOT / ".venv/bin/uvicorn"), "--factory", "api.app:create_app"]
+    server = subprocess.Popen([*command, "--port", str(port), "--log-level", "warning"], env=env, cwd=ROOT)
+    for _ in range(600):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz")
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return server
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, help="An existing index to copy (default: ingest corpus/).")
@@ -122,42 +148,16 @@ def main() -> None:
             "HF_HUB_OFFLINE": "1",
             "ANONYMIZED_TELEMETRY": "False",
         }
-        if args.data_dir:
-            shutil.copytree(args.data_dir, data)
-        else:
-            subprocess.run(
-                [str(ROOT / ".venv/bin/rag"), "ingest", str(ROOT / "corpus"), "--json"],
-                env=env,
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
-        port = free_port()
+        prepare_index(data, args.data_dir, env)
         env |= {
             "RAG_SLACK_BOT_TOKEN": TOKEN,
             "RAG_SLACK_SIGNING_SECRET": SECRET,
             "RAG_SLACK_API_URL": slack.api_url,
         }
-        server = subprocess.Popen(
-            [
-                str(ROOT / ".venv/bin/uvicorn"),
-                "--factory",
-                "api.app:create_app",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            cwd=ROOT,
-        )
+        port = free_port()
+        server = start_server(port, env)
         url = f"http://127.0.0.1:{port}/slack/events"
         try:
-            for _ in range(600):
-                try:
-                    httpx.get(f"http://127.0.0.1:{port}/healthz")
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
             burst(url, slack, 0, 2, 1)  # warm-up: auth.test, first queries
             print(
                 f"{'conc':>4} {'events':>6} | {'ack p50':>8} {'p95':>7} {'max':>7} ms | "
