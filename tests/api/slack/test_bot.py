@@ -1,5 +1,5 @@
 """The Slack bot end to end: signed requests over HTTP to uvicorn, Slack's Web API played by a
-local recording server (tests/slack_server.py), the real engine over the seed article."""
+local recording server (tests/servers/slack_server.py), the real engine over the seed article."""
 
 from __future__ import annotations
 
@@ -8,13 +8,9 @@ import hmac
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,20 +20,15 @@ import yaml
 from typer.testing import CliRunner
 
 from api.cli import app as cli
-from api.slack import plain_text
-from api.slack.render import BLOCK_LIMIT, TEXT_LIMIT, render_answer
 from rag.config import Settings
 from rag.embeddings import OnnxEmbedding
 from rag.engine import Engine
-from rag.models import Answer, Citation, Sentence
 from tests.api.conftest import serving
+from tests.api.slack.helpers import NUMBER, QUESTION, TOKEN, mention, texts
 from tests.conftest import ROOT, SEED
 from tests.servers.slack_server import BOT_ID, BOT_USER_ID, TEAM_ID, SlackServer, running_slack
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-TOKEN = "xoxb-0000-test-token"
-QUESTION = "What is China providing Russia?"
-NUMBER = re.compile(r"\[(\d+)\]")
 
 
 def sign(body: str, timestamp: int | None = None, secret: str = SECRET) -> dict[str, str]:
@@ -110,22 +101,6 @@ def served(tmp_path_factory: pytest.TempPathFactory, embed: OnnxEmbedding) -> It
 def bot(served: Bot) -> Bot:
     served.slack.calls.clear()
     return served
-
-
-def mention(text: str, ts: str, thread_ts: str | None = None, channel: str = "C0000001") -> dict[str, Any]:
-    event = {"type": "app_mention", "user": "U0000001", "text": text, "ts": ts, "channel": channel}
-    if thread_ts:
-        event["thread_ts"] = thread_ts
-    return event
-
-
-def texts(blocks: list[dict[str, Any]], kind: str) -> str:
-    """All mrkdwn text of the blocks of one type ("section" or "context")."""
-    out = []
-    for b in blocks:
-        if b["type"] == kind:
-            out += [b["text"]["text"]] if kind == "section" else [e["text"] for e in b["elements"]]
-    return "\n".join(out)
 
 
 def settle() -> None:
@@ -347,137 +322,6 @@ def test_feedback_click_is_recorded_and_acknowledged(bot: Bot) -> None:
     assert record["rating"] == "down" and record["user"] == "U0000042"
     assert record["question"] == QUESTION and record["channel"] == "slack:C0000001"
     assert NUMBER.search(record["answer"]) and record["citations"] >= 1
-
-
-# --- rendering and parsing, without a server ---------------------------------------------
-def _citation(n: int, **kw: Any) -> Citation:
-    fields: dict[str, Any] = dict(
-        id=n,
-        document_id="d",
-        title=f"Title {n}",
-        source="Outlet",
-        url=f"https://x.test/{n}",
-        quote=f"Quote {n}.",
-        start=0,
-        end=8,
-        score=1.0,
-    )
-    return Citation(**{**fields, **kw})
-
-
-def test_render_escapes_mrkdwn_and_keeps_numbers() -> None:
-    answer = Answer(
-        answer="AT&T <b> said 1 > 0 [1]. Others agreed [2].",
-        sentences=[Sentence(text="x", citations=[1], supported=True)],
-        citations=[_citation(1, title="R&D <lab>", url="https://x.test/a|b"), _citation(2)],
-        question="q",
-    )
-    text, blocks = render_answer(answer, "fid")
-    body = texts(blocks, "section")
-    assert body == "AT&amp;T &lt;b&gt; said 1 &gt; 0 [1]. Others agreed [2]."
-    sources = texts(blocks, "context")
-    assert "<https://x.test/a%7Cb|R&amp;D &lt;lab&gt;>" in sources
-    assert re.findall(r"\*\[(\d)\]\*", sources) == ["1", "2"]
-
-
-def test_render_long_answers_within_slack_limits() -> None:
-    n = 40
-    long_answer = " ".join(f"{'word ' * 150}[{i}]." for i in range(1, n + 1))
-    answer = Answer(answer=long_answer, citations=[_citation(i, quote="q " * 400) for i in range(1, n + 1)])
-    text, blocks = render_answer(answer, "fid")
-    assert len(blocks) <= BLOCK_LIMIT and len(text) <= 3000
-    for b in blocks:
-        parts = [b["text"]] if "text" in b else b.get("elements", [])
-        assert all(len(p.get("text", "")) <= TEXT_LIMIT for p in parts if isinstance(p.get("text"), str))
-    listed = {int(n) for n in re.findall(r"\*\[(\d+)\]\*", texts(blocks, "context"))}
-    assert listed == set(range(1, n + 1))
-
-
-def test_render_refusal_and_degraded() -> None:
-    refusal = Answer(
-        answer="The corpus has insufficient information to answer this question.",
-        refused=True,
-        question="Who won the 1930 World Cup?",
-    )
-    _, blocks = render_answer(refusal)
-    assert texts(blocks, "section") == (
-        "The corpus has insufficient information about “Who won the 1930 World Cup?”."
-    )
-    assert not [b for b in blocks if b["type"] == "actions"]
-    degraded = Answer(
-        answer="A [1].", citations=[_citation(1)], degraded=True, degraded_reason="LLM timed out"
-    )
-    _, blocks = render_answer(degraded)
-    assert "LLM timed out" in texts(blocks, "context")
-
-
-def test_plain_text_undoes_slack_markup() -> None:
-    raw = f"<@{BOT_USER_ID}> what did <@U0000002|ana> say about <https://x.test|AT&amp;T> in <#C1|news>?"
-    assert plain_text(raw, BOT_USER_ID) == "what did @ana say about AT&T in #news?"
-
-
-# --- Socket Mode: `rag slack` as a user runs it ----------------------------------------------
-def test_rag_slack_needs_its_tokens() -> None:
-    result = CliRunner().invoke(cli, ["slack"], env={"RAG_SLACK_BOT_TOKEN": TOKEN})
-    assert result.exit_code == 2
-    assert "RAG_SLACK_APP_TOKEN" in result.output and "Traceback" not in result.output
-
-
-@pytest.mark.slow
-def test_rag_slack_answers_over_socket_mode(tmp_path: Path, embed: OnnxEmbedding, settings: Settings) -> None:
-    engine = Engine(settings, embed=embed)
-    engine.ingest([SEED])
-    engine.close()
-    with running_slack(TOKEN) as slack:
-        env = {
-            **os.environ,
-            "RAG_SLACK_BOT_TOKEN": TOKEN,
-            "RAG_SLACK_APP_TOKEN": slack.app_token,
-            "RAG_SLACK_API_URL": slack.api_url,
-        }
-        rag = Path(sys.executable).with_name("rag")
-        proc = subprocess.Popen(
-            [str(rag), "--data-dir", str(settings.data_dir), "slack"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while not slack.sockets:
-                assert proc.poll() is None and time.monotonic() < deadline, proc.stdout and proc.stdout.read()
-                time.sleep(0.1)
-            event = mention(f"<@{BOT_USER_ID}> {QUESTION}", "1700000900.000100")
-            envelope = slack.send_envelope(
-                "events_api",
-                {"type": "event_callback", "team_id": TEAM_ID, "event_id": "Ev900", "event": event},
-            )
-            (post,) = slack.wait_for("chat.postMessage")
-            assert post.args["thread_ts"] == "1700000900.000100"
-            assert NUMBER.search(texts(post.args["blocks"], "section"))
-            assert any(c.args.get("envelope_id") == envelope for c in slack.of("socket_ack"))
-
-            command = {
-                "command": "/ask",
-                "text": QUESTION,
-                "user_id": "U1",
-                "channel_id": "C1",
-                "team_id": TEAM_ID,
-                "response_url": slack.response_url("sm1"),
-                "trigger_id": "1",
-            }
-            envelope = slack.send_envelope("slash_commands", command)
-            (delivered,) = slack.wait_for("response_url")
-            assert NUMBER.search(texts(delivered.args["blocks"], "section"))
-            (ack,) = [c for c in slack.of("socket_ack") if c.args["envelope_id"] == envelope]
-            assert "Searching" in ack.args["payload"]["text"]
-        finally:
-            # SIGTERM, as `docker stop` sends (and SIGINT is ignored when the suite itself was
-            # started in the background).
-            proc.send_signal(signal.SIGTERM)
-            output = proc.communicate(timeout=60)[0]  # generous: CI machines are shared
-    assert proc.returncode == 0 and "Traceback" not in output, output
 
 
 def test_manifest_matches_what_the_bot_serves() -> None:
