@@ -68,9 +68,8 @@ def _session(path: Path, threads: int | None = None) -> Any:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or max(1, min(4, os.cpu_count() or 1))
     options.log_severity_level = 3
-    # Threads spin during a run (without it a search was 5-6 ms slower) but stop when it
-    # returns: with two sessions, one's idle spinning slowed the other's next run on the two
-    # cores (a search just after an answer: p50 +2 ms, p95 +10 ms, before this).
+    # Threads spin during a run (faster) but stop when it returns: with two sessions, one's idle
+    # spinning slowed the other's next run on two cores (docs/retrieval-log.md, "Latency").
     options.add_session_config_entry("session.force_spinning_stop", "1")
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 

@@ -282,8 +282,8 @@ class Engine:
         # "This week", "recently": a date filter where the corpus holds articles then.
         filters = relative_filters(question, filters, self.store.lexical(wait=False))
         # A question crediting an outlet the corpus lacks, or naming someone it never
-        # mentions, cannot be answered from it: refusing beats citing a lookalike (this took
-        # MultiHop-RAG null-question refusals from 0.69 to 0.91, answerable ones kept 0.99).
+        # mentions, cannot be answered from it: refusing beats citing a lookalike (measured on
+        # MultiHop-RAG's null questions: docs/retrieval-log.md).
         # The same plan then drives retrieval, so the question is analysed once.
         plan = self.retriever.plan(question, filters)
         reason = plan.unanswerable()

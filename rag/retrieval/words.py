@@ -54,8 +54,8 @@ class SentenceWords:
     ) -> None:
         self.vocabulary = vocabulary
         self.index = {w: i for i, w in enumerate(vocabulary)}
-        # Stored as float16 (half the disk), held as float32: converting a search's ~3.5k rows
-        # from float16 took ~1 ms of a ~5 ms match.
+        # Stored as float16 (half the disk), held as float32: converting a search's rows from
+        # float16 was a sizeable share of a match (docs/retrieval-log.md).
         self.vectors = np.asarray(vectors, dtype=np.float32)
         self.idf = idf
         self.words = words

@@ -62,7 +62,7 @@ def sentence_matrix(
     ids = index.chunk_ids
     try:
         starts = np.load(folder / SENTENCE_STARTS_FILE)
-        # A plain array over the mapped file: memmap's own slicing costs a search ~1 ms.
+        # A plain array over the mapped file: memmap's own slicing is slow on a search's path.
         matrix = np.load(folder / SENTENCES_FILE, mmap_mode="r").view(np.ndarray)
         if len(starts) == len(ids) + 1 and matrix.shape == (int(starts[-1]), dimensions):
             return matrix, starts
