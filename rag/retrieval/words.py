@@ -125,7 +125,7 @@ class SentenceWords:
 
     def _vectors_of(self, words: list[str]) -> np.ndarray:
         """(len(words), 256): the vocabulary's vector for a word the index holds (most of a
-        question's), WordLlama only for the rest (its tokenizer alone cost ~0.8 ms a search)."""
+        question's), WordLlama only for the rest (its tokenizer alone was a noticeable share of a search)."""
         known = [self.index.get(w, -1) for w in words]
         out = self.vectors[np.maximum(known, 0)]  # match() only asks with a non-empty vocabulary
         new = [i for i, k in enumerate(known) if k < 0]

@@ -118,7 +118,7 @@ def _contains(words: list[str], part: list[str]) -> bool:
 
 class WordVectors:
     """WordLlama vectors by word, kept for the process: the same words recur across claims and
-    calls, and looking one up costs ~0.1 ms (rag.wordvectors)."""
+    calls, and looking one up through WordLlama is slow by comparison (rag.wordvectors)."""
 
     LIMIT = 200_000
 
