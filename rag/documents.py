@@ -17,7 +17,6 @@ import json
 import re
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -41,13 +40,6 @@ _DATE_LINE = re.compile(
 )
 _SEPARATOR = re.compile(r"^\s*[-–—]\s*$")
 _TERMINAL = (".", "!", "?", '"', "'", "”", "’", ":", ";", ")")
-
-
-@dataclass
-class LoadedFile:
-    path: Path
-    file_hash: str
-    articles: list[Article]
 
 
 def content_hash(article: Article) -> str:
