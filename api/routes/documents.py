@@ -35,7 +35,8 @@ _UPLOAD_BODY = {
 
 async def _uploaded_files(request: Request) -> list[tuple[str, bytes]]:
     form = await request.form()
-    files = [v for v in form.values() if isinstance(v, UploadFile)]
+    # multi_items: a repeated field ('files' once per file) holds every value; values() keeps the last.
+    files = [v for _, v in form.multi_items() if isinstance(v, UploadFile)]
     if not files:
         raise BadInput("No files in the upload; send them as multipart field 'files'.")
     return [(f.filename or "upload", await f.read()) for f in files]

@@ -41,6 +41,15 @@ def test_an_uploaded_file_is_searchable_and_citable(fresh: httpx.Client) -> None
     assert again.updated == report.added and not again.added
 
 
+def test_every_file_of_an_upload_is_ingested(fresh: httpx.Client) -> None:
+    other = STORY.replace("Harbor", "Millbrook").replace("12,000", "8,000")
+    r = upload(fresh, ("harbor.txt", STORY.encode()), ("millbrook.txt", other.encode()))
+    assert r.status_code == 200, r.text
+    report = IngestReport.model_validate(r.json())
+    titles = {Article.model_validate(fresh.get(f"/v1/documents/{i}").json()).title for i in report.added}
+    assert titles == {"Harbor Town opens floating solar farm", "Millbrook Town opens floating solar farm"}
+
+
 def test_json_document_round_trip(fresh: httpx.Client) -> None:
     body = {
         "title": "Council approves bike lanes",
@@ -78,7 +87,11 @@ def test_wrong_types_are_415(fresh: httpx.Client) -> None:
         assert r.json()["error"]["type"] == "unsupported_media_type"
     assert "tool.exe" in cases[0].json()["error"]["message"]
     before = fresh.get("/v1/documents").json()
-    assert upload(fresh, ("ok.txt", STORY.encode()), ("bad.exe", b"x")).status_code == 415
+    for batch in (
+        (("ok.txt", STORY.encode()), ("bad.exe", b"x")),
+        (("bad.exe", b"x"), ("ok.txt", STORY.encode())),
+    ):
+        assert upload(fresh, *batch).status_code == 415
     assert fresh.get("/v1/documents").json() == before  # nothing of a rejected batch is kept
 
 
