@@ -60,9 +60,16 @@ class Engine:
         self.settings = settings or Settings()
         runtime.prepare_process()
         data_dir = self.settings.resolved_data_dir()
-        data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file in the way, a read-only or virtual filesystem
+            reason = "a file is in the way" if data_dir.is_file() else exc.strerror or str(exc)
+            raise StoreUnavailable(
+                f"Cannot use {data_dir} as the data directory: {reason}. "
+                "Set RAG_DATA_DIR (or --data-dir) to a folder this user can write."
+            ) from None
         self.database = Database(database_url(self.settings.database_url, data_dir), data_dir)
-        # Loading the model takes ~0.5 s; tests and benchmarks share one between engines.
+        # Loading the model is slow next to the rest: tests and benchmarks share one between engines.
         self.embed = embed or embedding(self.settings)
         self.store = Store(self.settings, self.database, INDEX_EXTENSIONS)
         if self.settings.chroma_url and not self.store.count_articles():  # a replica, empty

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -58,3 +59,19 @@ def test_errors_are_messages_with_exit_codes(tmp_path: Path) -> None:
     assert before.returncode == 1 and "rag ingest" in before.stderr and "Traceback" not in before.stderr
     bad_date = rag("ask", "x", "--since", "yesterday", cwd=tmp_path)
     assert bad_date.returncode == 2 and "--since" in bad_date.stderr
+
+
+def test_an_unusable_data_dir_is_named_without_a_traceback(tmp_path: Path) -> None:
+    in_the_way = tmp_path / "data"
+    in_the_way.write_text("not a folder")
+    for where in (in_the_way, in_the_way / "below"):
+        run = subprocess.run(
+            [*RAG, "ask", "x"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            env={**os.environ, "RAG_DATA_DIR": str(where)},
+        )
+        assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+        assert f"Cannot use {where} as the data directory" in run.stderr and "RAG_DATA_DIR" in run.stderr
