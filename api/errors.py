@@ -27,6 +27,7 @@ from rag.errors import (
     StoreBusy,
     StoreUnavailable,
     TooLarge,
+    UnreadableFile,
     UnsupportedFile,
 )
 
@@ -37,6 +38,7 @@ _STATUS: list[tuple[type[RagError], int]] = [
     (UnsupportedFile, 415),
     (FileTooLarge, 413),
     (TooLarge, 413),
+    (UnreadableFile, 422),
     (BadInput, 400),
     (NotFound, 404),
     (StoreBusy, 409),

@@ -158,6 +158,13 @@ class Engine:
             if not pending and not self.store.get_meta("dirty"):
                 return None
             report = Ingestor(self.store, self.embed).run(pending)
+            # An upload the ingest cannot read (saved before uploads were checked for articles)
+            # would be retried at every start: it goes, with its pending record.
+            unreadable = {s.path for s in report.skipped}
+            for path in pending:
+                if str(path) in unreadable and self.store.file_hash(str(path)) == PENDING:
+                    self.store.forget_file(str(path))
+                    path.unlink(missing_ok=True)
         self._index_written(report)
         return report
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from rag.documents import SUPPORTED_SUFFIXES
-from rag.errors import BadInput, FileTooLarge, UnsupportedFile
+from rag.documents import SUPPORTED_SUFFIXES, load_bytes
+from rag.errors import BadInput, FileTooLarge, RagError, UnreadableFile, UnsupportedFile
 from rag.store import Store
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -71,7 +71,20 @@ def check_upload(name: str, data: bytes, max_bytes: int) -> str:
             raise UnsupportedFile(f"'{name}' is named .pdf but is not a PDF file.")
     elif not _is_text(data):
         raise UnsupportedFile(f"'{name}' is not UTF-8 text, as a {suffix} file must be.")
+    _check_articles(name, safe, data)
     return safe
+
+
+def _check_articles(name: str, safe: str, data: bytes) -> None:
+    """Refuse a file the ingest would skip (malformed JSON, a PDF without text) before it is
+    written: a skipped upload would sit in the uploads folder, or replace a good file of the
+    same name, and be retried at every start."""
+    try:
+        articles = load_bytes(Path(safe), data, origin=safe)
+    except RagError as exc:
+        raise UnreadableFile(f"'{name}' cannot be read as articles: {exc}") from None
+    if not articles:
+        raise UnreadableFile(f"'{name}' holds no article.")
 
 
 def _is_text(data: bytes) -> bool:

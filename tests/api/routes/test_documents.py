@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -93,6 +94,21 @@ def test_wrong_types_are_415(fresh: httpx.Client) -> None:
     ):
         assert upload(fresh, *batch).status_code == 415
     assert fresh.get("/v1/documents").json() == before  # nothing of a rejected batch is kept
+
+
+def test_a_file_that_holds_no_article_is_422_and_keeps_the_good_one(fresh: httpx.Client) -> None:
+    record = {"title": "Harbor Town opens floating solar farm", "body": STORY}
+    good = IngestReport.model_validate(upload(fresh, ("harbor.json", json.dumps(record).encode())).json())
+    for data in (b'{"title": "cut short", "body": ', b"[]"):
+        r = upload(fresh, ("harbor.json", data))
+        assert r.status_code == 422, r.text
+        error = r.json()["error"]
+        assert error["type"] == "unreadable_file" and "'harbor.json'" in error["message"]
+    # The article uploaded before is still there, and still what the file holds.
+    kept = Article.model_validate(fresh.get(f"/v1/documents/{good.added[0]}").json())
+    assert kept.text.startswith(STORY[:40])
+    again = upload(fresh, ("harbor.json", json.dumps(record).encode())).json()
+    assert again["unchanged"] == good.added
 
 
 def test_size_limits_are_413(serve: Serve, seeded: Engine) -> None:
