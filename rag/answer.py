@@ -272,10 +272,16 @@ class LLMAnswerer:
         return windows
 
     def events(
-        self, question: str, passages: list[Passage], stream: bool = True, focus: str | None = None
+        self,
+        question: str,
+        passages: list[Passage],
+        stream: bool = True,
+        focus: str | None = None,
+        digest: bool = False,
     ) -> Iterator[StreamEvent]:
-        """Deltas while the model writes, then the verified answer; raises ``LLMUnavailable``."""
-        shown = self.context(question, passages, focus)
+        """Deltas while the model writes, then the verified answer; raises ``LLMUnavailable``.
+        ``digest``: the passages are shown as they are (``Answerer.events``)."""
+        shown = passages if digest else self.context(question, passages, focus)
         if not shown:
             yield StreamEvent(type="answer", answer=refusal(question, mode="llm"))
             return
@@ -313,25 +319,40 @@ class Answerer:
         self.llm = LLMAnswerer(llm, self.extractive, settings) if llm is not None else None
 
     def events(
-        self, question: str, passages: list[Passage], stream: bool = True, focus: str | None = None
+        self,
+        question: str,
+        passages: list[Passage],
+        stream: bool = True,
+        focus: str | None = None,
+        digest: bool = False,
     ) -> Iterator[StreamEvent]:
-        """The answer's events; ``focus``: see ``ExtractiveAnswerer.score``."""
+        """The answer's events; ``focus``: see ``ExtractiveAnswerer.score``. ``digest``: the
+        passages are the answer's material as they are (the newest articles' leads for "what
+        happened this week?"), not candidates to pick from by likeness to the question."""
         if self.llm is None or self.settings.answerer == "extractive":
-            yield from self._extractive(question, passages, focus)
+            yield from self._extractive(question, passages, focus, digest=digest)
             return
         down = self.llm.known_down() if self.settings.answerer == "auto" else None
         if down:
-            yield from self._extractive(question, passages, focus, degraded=down)
+            yield from self._extractive(question, passages, focus, degraded=down, digest=digest)
             return
         try:
-            yield from self.llm.events(question, passages, stream=stream, focus=focus)
+            yield from self.llm.events(question, passages, stream=stream, focus=focus, digest=digest)
         except LLMUnavailable as exc:
-            yield from self._extractive(question, passages, focus, degraded=str(exc))
+            yield from self._extractive(question, passages, focus, degraded=str(exc), digest=digest)
 
     def _extractive(
-        self, question: str, passages: list[Passage], focus: str | None, degraded: str | None = None
+        self,
+        question: str,
+        passages: list[Passage],
+        focus: str | None,
+        degraded: str | None = None,
+        digest: bool = False,
     ) -> Iterator[StreamEvent]:
-        answer = self.extractive.answer(question, passages, focus)
+        if digest:
+            answer = quoted_answer(passages, question)
+        else:
+            answer = self.extractive.answer(question, passages, focus)
         if degraded:
             answer = answer.model_copy(update={"degraded": True, "degraded_reason": degraded})
         yield StreamEvent(type="delta", text=answer.answer)

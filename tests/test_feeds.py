@@ -31,7 +31,6 @@ QUICK = {
     "backoff_s": 0.01,
     "max_bytes": 1_000_000,  # the site's huge page is 3 MB
 }
-HAS_AS_OF = "as_of" in Filters.model_fields
 FEBRUARY = [  # an older storm in Kessling: the same topic, a month before the site's stories
     "A winter storm flooded the harbour of Kessling on Thursday night, sinking two fishing boats "
     "and leaving the quayside under half a metre of water, the harbour master said.",
@@ -226,17 +225,12 @@ def test_a_relative_window_applies_only_where_the_corpus_holds_articles() -> Non
     # Today, MultiHop-RAG's 2023 articles are not "the latest": the question keeps its filters.
     assert relative_filters("What is the latest on FTX?", asked, corpus_2023) is asked
     assert relative_filters("What is the latest on FTX?", None, corpus_2023) is None
-    if HAS_AS_OF:
-        dated = Filters(source=["Fortune"], as_of=date(2023, 11, 1))  # type: ignore[call-arg]
-        narrowed = relative_filters("What is the latest on FTX?", dated, corpus_2023)
-        assert narrowed is not None and (narrowed.since, narrowed.until) == (
-            date(2023, 10, 3),
-            date(2023, 11, 1),
-        )
-        assert narrowed.source == ["Fortune"]
+    dated = Filters(source=["Fortune"], as_of=date(2023, 11, 1))
+    narrowed = relative_filters("What is the latest on FTX?", dated, corpus_2023)
+    assert narrowed is not None and (narrowed.since, narrowed.until) == (date(2023, 10, 3), date(2023, 11, 1))
+    assert narrowed.source == ["Fortune"]
 
 
-@pytest.mark.skipif(not HAS_AS_OF, reason="rag/models.py Filters.as_of is not declared yet")
 def test_what_happened_this_week_prefers_the_recent_articles(site: NewsSite, feeds: Feeds) -> None:
     site.routes["/news/february-storm"] = Page(
         article_html(
@@ -250,7 +244,7 @@ def test_what_happened_this_week_prefers_the_recent_articles(site: NewsSite, fee
     engine, older = feeds.engine, story(site, "/news/february-storm")
     question = "What happened with the storm in Kessling this week?"
 
-    dated = engine.ask(question, Filters(as_of=date(2024, 3, 8)))  # type: ignore[call-arg]
+    dated = engine.ask(question, Filters(as_of=date(2024, 3, 8)))
     cited = {c.document_id for c in dated.citations}
     assert cited and cited <= {story(site, "/news/plain"), story(site, "/news/og")}
     # As of today no article is from this week: the question is asked of the whole corpus.

@@ -46,7 +46,7 @@ def relative_window(question: str, as_of: date) -> tuple[date, date] | None:
     - "this month", "this year": from its first day; "last week" (Monday to Sunday), "last
       month", "last year": the whole previous one.
     """
-    m = next((m for m in _RELATIVE.finditer(question) if not _in_a_name(question, m.start())), None)
+    m = relative_time(question)
     if m is None:
         return None
     g = {key: (value or "").lower() for key, value in m.groupdict().items()}
@@ -68,6 +68,11 @@ def relative_window(question: str, as_of: date) -> tuple[date, date] | None:
         return first, as_of
     end = first - timedelta(days=1)
     return _first_day(end, g["unit"]), end
+
+
+def relative_time(question: str) -> re.Match[str] | None:
+    """Where the question names a relative time (its first, outside a name), if it does."""
+    return next((m for m in _RELATIVE.finditer(question) if not _in_a_name(question, m.start())), None)
 
 
 def _in_a_name(question: str, start: int) -> bool:

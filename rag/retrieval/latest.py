@@ -1,0 +1,78 @@
+"""What's new: a question that names a period and no topic ("What happened this week?", "What is
+the latest news?") is answered by the period's newest articles, each by its lead sentence.
+
+Such a question shares no words with any article, so a search ranks the period's passages by
+nothing and the answerer's relevance floor refuses them all. The newest articles within the
+period (and the question's other filters) are what a reader asking it expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rag.models import Article, ArticleInfo, Filters, Passage
+from rag.retrieval.relative import relative_time
+from rag.text import sentence_spans, stems, terms
+
+# Words that ask for news without naming a topic, stemmed as ``terms`` stems the question's.
+_GENERIC = set(
+    stems(
+        """what whats which any anything happen happened happening going go on new news newest latest
+        recent recently headline headlines story stories top update updates event events there been
+        has have had did do does is are was were me us tell give show list summary summarize
+        summarise brief briefing digest around world corpus article articles today s""".split()  # noqa: SIM905
+    )
+)
+LEAD_MIN_WORDS = 6  # a shorter first sentence is a dateline or a byline: the next one leads
+
+
+def names_only_a_period(question: str) -> bool:
+    """Whether ``question`` names a period ("this week", "recently") and nothing else to ask about."""
+    match = relative_time(question)
+    if match is None:
+        return False
+    rest = question[: match.start()] + " " + question[match.end() :]
+    return terms(rest) <= _GENERIC
+
+
+def newest(articles: Sequence[ArticleInfo], filters: Filters, limit: int) -> list[ArticleInfo]:
+    """The ``limit`` newest ``articles`` that ``filters`` keep (dated ones only)."""
+    sources = {s.strip().lower() for s in filters.source or []}
+    category = (filters.category or "").strip().lower()
+    kept = []
+    for a in articles:
+        if a.published_at is None:
+            continue
+        day = a.published_at.date()
+        if (filters.since and day < filters.since) or (filters.until and day > filters.until):
+            continue
+        if sources and (a.source or "").strip().lower() not in sources:
+            continue
+        if category and (a.category or "").strip().lower() != category:
+            continue
+        kept.append(a)
+    kept.sort(key=lambda a: a.published_at, reverse=True)  # type: ignore[arg-type, return-value]
+    return kept[:limit]
+
+
+def lead(article: Article) -> Passage | None:
+    """The article's first sentence of some length, as a passage of it (None for an empty text)."""
+    spans = sentence_spans(article.text)
+    if not spans:
+        return None
+    long_enough = (s for s in spans if len(article.text[s[0] : s[1]].split()) >= LEAD_MIN_WORDS)
+    start, end = next(long_enough, spans[0])
+    return Passage(
+        id=f"{article.id}:lead",
+        document_id=article.id,
+        text=article.text[start:end],
+        start=start,
+        end=end,
+        score=1.0,
+        title=article.title,
+        source=article.source,
+        author=article.author,
+        published_at=article.published_at,
+        url=article.url,
+        category=article.category,
+    )

@@ -1,0 +1,82 @@
+"""What's new: a question naming only a period is answered by that period's newest stories."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from rag.engine import Engine
+from rag.models import Filters
+from rag.retrieval.latest import names_only_a_period
+
+STORIES = [
+    (
+        "Storm floods the harbor bridge",
+        "2024-03-06",
+        "Harbor News",
+        "In brief.\nA storm flooded the harbor bridge on Tuesday, closing it for six hours. Repairs go on.",
+    ),
+    (
+        "Ferry service resumes",
+        "2024-03-07",
+        "Harbor News",
+        "The ferry to Kessling island ran again on Thursday after two weeks of repairs.",
+    ),
+    (
+        "Council votes on budget",
+        "2024-02-10",
+        "City Ledger",
+        "The city council approved a budget of 40 million dollars on a vote of seven to two.",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("What happened this week?", True),
+        ("What is the latest news?", True),
+        ("Any news since Monday?", True),
+        ("Tell me the top stories of the past 3 days", True),
+        ("What happened to the bridge this week?", False),  # a topic: searched as usual
+        ("What is the latest on the storm?", False),
+        ("What did USA Today report?", False),  # a name, not a time
+        ("What happened?", False),  # no period
+    ],
+)
+def test_a_question_naming_only_a_period(question: str, expected: bool) -> None:
+    assert names_only_a_period(question) is expected
+
+
+@pytest.fixture
+def dated(engine: Engine, tmp_path: Path) -> Engine:
+    records = [{"title": t, "published_at": d, "source": s, "body": b} for t, d, s, b in STORIES]
+    (tmp_path / "news.json").write_text(json.dumps(records))
+    engine.ingest([tmp_path / "news.json"])
+    return engine
+
+
+def test_what_happened_this_week_lists_the_weeks_stories_newest_first(dated: Engine) -> None:
+    answer = dated.ask("What happened this week?", Filters(as_of=date(2024, 3, 8)))
+    assert not answer.refused
+    assert [c.title for c in answer.citations] == ["Ferry service resumes", "Storm floods the harbor bridge"]
+    # Each story by its lead sentence (a too-short first line is skipped), quoted exactly.
+    storm = dated.document(answer.citations[1].document_id)
+    assert answer.citations[1].quote == storm.text[answer.citations[1].start : answer.citations[1].end]
+    assert answer.citations[1].quote.startswith("A storm flooded the harbor bridge")
+    assert all(s.verdict == "supported" for s in answer.sentences)
+
+
+def test_the_questions_other_filters_still_apply(dated: Engine) -> None:
+    answer = dated.ask("What is the latest news?", Filters(as_of=date(2024, 3, 8), source=["City Ledger"]))
+    assert [c.title for c in answer.citations] == ["Council votes on budget"]
+
+
+def test_a_period_without_stories_is_asked_of_the_whole_corpus(dated: Engine) -> None:
+    """As of a day long after the corpus ends, "this week" filters nothing (``relative_filters``),
+    and a question without a topic gets no digest of arbitrary stories."""
+    answer = dated.ask("What happened this week?", Filters(as_of=date(2025, 6, 1)))
+    assert answer.refused
