@@ -6,7 +6,8 @@ ingested or stored, no index needed) or nothing (each sentence's evidence is ret
 indexed corpus, within ``filters``). Output: a ``Verification``: per sentence its offsets in the
 submitted text, the claim checker's verdict and calibrated score, the evidence as ``Citation``s
 (the same objects as answers') and, for a contradiction, what conflicts. Sentences that state
-nothing checkable (a heading, a question) are left out; a text with none is ``empty``.
+nothing checkable (a heading, a question) are listed apart, out of the verdict; a text with
+none is ``empty``.
 """
 
 from __future__ import annotations
@@ -59,6 +60,14 @@ class Counts(BaseModel):
     contradicted: int = 0
 
 
+class NotChecked(BaseModel):
+    """A sentence that states nothing a reader could check: a heading, a question, a fragment."""
+
+    text: str
+    start: int = Field(description="Offset of the sentence in the submitted text.")
+    end: int
+
+
 class Verification(BaseModel):
     """The verdict on a whole text: ``supported`` when every checkable sentence is, else
     ``contradicted`` when one is, else ``unsupported``; ``empty`` when none is checkable."""
@@ -66,6 +75,10 @@ class Verification(BaseModel):
     verdict: Literal["supported", "unsupported", "contradicted", "empty"]
     counts: Counts
     sentences: list[CheckedSentence]
+    not_checked: list[NotChecked] = Field(
+        default_factory=list,
+        description="Sentences left out of the verdict: a heading, a question, or too few words to check.",
+    )
     degraded: bool = False
     degraded_reason: str | None = None
 
@@ -121,9 +134,11 @@ class TextChecker:
         top_k: int | None = None,
     ) -> Verification:
         check_limits(text, documents)
-        spans = [(a, b) for a, b in sentence_spans(text) if checkable(text[a:b])]
+        every = sentence_spans(text)
+        spans = [(a, b) for a, b in every if checkable(text[a:b])]
+        skipped = [NotChecked(text=text[a:b], start=a, end=b) for a, b in every if (a, b) not in spans]
         if not spans:
-            return Verification(verdict="empty", counts=Counts(), sentences=[])
+            return Verification(verdict="empty", counts=Counts(), sentences=[], not_checked=skipped)
         claims = [text[a:b] for a, b in spans]
         if documents:
             given = given_passages(documents)
@@ -140,6 +155,7 @@ class TextChecker:
             for span, judgement, passages in zip(spans, checked.judgements, evidence, strict=True)
         ]
         result = rollup(sentences)
+        result.not_checked = skipped
         if checked.degraded_reason:
             result.degraded, result.degraded_reason = True, checked.degraded_reason
         return result

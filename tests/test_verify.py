@@ -60,8 +60,22 @@ def test_against_the_corpus_the_evidence_is_retrieved_and_cited(seeded: Engine) 
 
 
 def test_a_text_with_nothing_checkable_is_empty(engine: Engine) -> None:
-    result = engine.verify("Key points\n\nWhat did the council decide?", [REPORT])
+    text = "Key points\n\nWhat did the council decide?"
+    result = engine.verify(text, [REPORT])
     assert result.verdict == "empty" and result.sentences == []
+    assert [(n.text, text[n.start : n.end]) for n in result.not_checked] == [
+        ("Key points", "Key points"),
+        ("What did the council decide?", "What did the council decide?"),
+    ]
+
+
+def test_sentences_left_out_of_the_verdict_are_listed_apart(engine: Engine) -> None:
+    """A user checking a draft sees every sentence: those stating nothing checkable are named,
+    not dropped silently."""
+    text = "What happened? The council approved the budget on Tuesday."
+    result = engine.verify(text, [REPORT])
+    assert [s.text for s in result.sentences] == ["The council approved the budget on Tuesday."]
+    assert [(n.text, n.start) for n in result.not_checked] == [("What happened?", 0)]
 
 
 def test_limits_and_an_empty_corpus_are_clear_errors(engine: Engine) -> None:

@@ -34,7 +34,11 @@ def read_documents(paths: list[Path]) -> list[VerifyDocument]:
     for path in paths:
         if not path.is_file():
             raise BadInput(f"--against: no such file: {path}")
-        for article in load_bytes(path, path.read_bytes(), origin=path.name):
+        try:
+            articles = load_bytes(path, path.read_bytes(), origin=path.name)
+        except BadInput as exc:
+            raise BadInput(f"--against {path}: {exc}") from None
+        for article in articles:
             documents.append(
                 VerifyDocument(
                     text=article.text,
@@ -76,20 +80,28 @@ def print_verification(result: Verification) -> None:
     )
     for column in ("sentence", "verdict", "score", "evidence", "outlet", "date"):
         table.add_column(column, overflow="fold")
+    rows: list[tuple[int, list[str | Text]]] = []
     for s in result.sentences:
         evidence = s.citations[0] if s.citations else None
         verdict = Text(s.verdict, style=COLOURS[s.verdict])
         if s.conflict is not None:
             verdict.append(f"\n{s.conflict.claim_text} ≠ {s.conflict.evidence_text}", style="dim")
-        table.add_row(
+        cells: list[str | Text] = [
             s.text,
             verdict,
             f"{s.score:.2f}",
             f"“{evidence.quote}”" if evidence else "",
             (evidence.source or "") if evidence else "",
             evidence.published_at.date().isoformat() if evidence and evidence.published_at else "",
-        )
+        ]
+        rows.append((s.start, cells))
+    for n in result.not_checked:  # in place, so the table reads as the text does
+        rows.append((n.start, [Text(n.text, style="dim"), Text("not checked", style="dim"), "", "", "", ""]))
+    for _, cells in sorted(rows, key=lambda row: row[0]):
+        table.add_row(*cells)
     console.print(table)
+    if result.not_checked:
+        err.print("[dim]Not checked: a heading, a question, or too few words to state a checkable fact.[/]")
 
 
 @app.command()
