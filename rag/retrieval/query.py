@@ -20,6 +20,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from difflib import get_close_matches
 from typing import Literal
 
 from dateutil import parser as dateparser
@@ -168,6 +169,7 @@ class OutletIndex:
     """Finds corpus outlets named in free text; built once per set of sources."""
 
     def __init__(self, sources: list[str]) -> None:
+        self.names = {source.strip().lower(): source for source in sources}  # as filters match them
         self.by_alias: dict[str, set[str]] = {}
         for source in sources:
             for alias in aliases(source):
@@ -207,6 +209,18 @@ def find_dates(text: str) -> list[DateMention]:
         elif _AFTER.search(before):
             relation = "after"
         out.append(DateMention(m.start(), m.end(), day, relation))
+    return out
+
+
+def unfiltered_outlets(filters: Filters | None, outlets: OutletIndex) -> list[str]:
+    """The outlets a filter asks for that the corpus holds no article from, each with the
+    nearest outlet it does hold, as a misspelt filter most likely meant."""
+    out = []
+    for wanted in (filters.source or []) if filters else []:
+        if wanted.strip().lower() in outlets.names:
+            continue
+        near = get_close_matches(wanted.strip().lower(), list(outlets.names), n=1, cutoff=0.6)
+        out.append(f"“{wanted}”" + (f" (did you mean “{outlets.names[near[0]]}”?)" if near else ""))
     return out
 
 
@@ -335,7 +349,7 @@ def analyze(
         question,
         mentions,
         dates,
-        unknown_outlets=unknown_outlets(question, outlets, mentions),
+        unknown_outlets=unfiltered_outlets(filters, outlets) + unknown_outlets(question, outlets, mentions),
         absent_names=absent_names(question, mentions, words) if words else [],
     )
     seen: dict[tuple[tuple[str, ...], DateMention | None], int] = {}

@@ -71,3 +71,13 @@ def test_paraphrases_are_found_by_meaning(fixture: str, request: pytest.FixtureR
     hits = engine.search("Whose shares dropped in value?", k=3)  # no word in common with any story
     assert hits[0].title == "Nvidia stock and export rules"
     assert all(p.text == engine.document(p.document_id).text[p.start : p.end] for p in hits)
+
+
+def test_a_filter_on_an_outlet_the_corpus_lacks_says_so(news: Engine) -> None:
+    """A misspelt outlet filter would otherwise refuse with no hint of why."""
+    question = "What did the chip export rules do to Nvidia?"
+    answer = news.ask(question, Filters(source=["Wird"]))
+    assert answer.refused and "“Wird” (did you mean “Wired”?)" in answer.answer
+    assert "no articles from “Nowhere Daily”." in news.ask(question, Filters(source=["Nowhere Daily"])).answer
+    kept = news.ask(question, Filters(source=["wired"]))  # filters match outlets case-insensitively
+    assert not kept.refused and {c.source for c in kept.citations} == {"Wired"}
