@@ -93,6 +93,14 @@ def test_a_feed_is_read_and_an_unchanged_poll_costs_one_304(site: NewsSite, feed
     assert feeds.sources()[0].last_result == "not modified (304)"
 
 
+def test_a_source_added_again_keeps_what_is_not_given_again(site: NewsSite, feeds: Feeds) -> None:
+    first = feeds.add_source(site.url("/feed.rss"), "30m", "Courier")
+    again = feeds.add_source(site.url("/feed.rss"))
+    assert (again.id, again.name, again.every) == (first.id, "Courier", "30m")
+    renamed = feeds.add_source(site.url("/feed.rss"), "2h", "Kessling Courier")
+    assert (renamed.name, renamed.every) == ("Kessling Courier", "2h") and len(feeds.sources()) == 1
+
+
 def test_known_articles_are_not_fetched_again_and_an_updated_one_replaces_its_chunks(
     site: NewsSite, feeds: Feeds
 ) -> None:

@@ -75,12 +75,19 @@ class Records:
         self.db = database
 
     # --- sources ------------------------------------------------------------------------
-    def add_source(self, url: str, name: str | None, every: timedelta, now: datetime) -> SourceInfo:
-        """Follow ``url`` (again: its name and interval are updated, its validators kept)."""
+    def add_source(
+        self, url: str, name: str | None, every: timedelta | None, now: datetime, default: timedelta
+    ) -> SourceInfo:
+        """Follow ``url``. Again: the name and interval given are updated (None keeps the old
+        one), its validators kept. ``default``: the interval of a new source given none."""
         key = {"id": source_id(url)}
         with self.db.write() as c:
             exists = c.execute(sa.select(feed_sources.c.id).where(feed_sources.c.id == key["id"])).first()
-            values: dict[str, Any] = {"url": url, "name": name, "every_s": int(every.total_seconds())}
+            values: dict[str, Any] = {"url": url}
+            if name is not None or not exists:
+                values["name"] = name
+            if every is not None or not exists:
+                values["every_s"] = int((every or default).total_seconds())
             if not exists:
                 values["added_at"] = _iso(now)
             upsert(c, feed_sources, key, values)

@@ -164,7 +164,8 @@ class Feeds:
     def add_source(
         self, url: str, every: str | timedelta | None = None, name: str | None = None
     ) -> SourceInfo:
-        """Follow a feed, sitemap or page (again: its interval and name are updated)."""
+        """Follow a feed, sitemap or page. Added again, the interval and name given replace the
+        old ones; one not given is kept."""
         url = url.strip()
         try:
             check_url(url, self.options.allow_private)
@@ -172,8 +173,9 @@ class Feeds:
             # A host that does not resolve now may later; polls report it. Anything else is final.
             if not error.reason.startswith("cannot resolve host"):
                 raise BadInput(f"Cannot follow {url}: {error}") from None
-        interval = parse_every(every, self.options.every)
-        return self.records.add_source(normalize_url(url), (name or "").strip() or None, interval, _now())
+        interval = parse_every(every, self.options.every) if every not in (None, "") else None
+        name = (name or "").strip() or None
+        return self.records.add_source(normalize_url(url), name, interval, _now(), self.options.every)
 
     def sources(self) -> list[SourceInfo]:
         return self.records.sources()
