@@ -51,9 +51,11 @@ def following(digests: bool = False) -> Iterator[Feeds]:
 
 
 def _print_sources(sources: list[SourceInfo]) -> None:
-    table = Table(title=f"{len(sources)} sources")
-    for col in ("id", "url", "name", "every", "last polled", "last result"):
-        table.add_column(col)
+    table = Table(title=f"{len(sources)} source{'' if len(sources) == 1 else 's'}")
+    table.add_column("id", no_wrap=True, min_width=12)  # whole: `rag sources remove` takes it
+    table.add_column("url", overflow="fold")
+    for col in ("name", "every", "last polled", "last result"):
+        table.add_column(col, overflow="fold")
     for s in sources:
         polled = s.last_polled.strftime("%Y-%m-%d %H:%M UTC") if s.last_polled else "never"
         table.add_row(s.id, s.url, s.name or "", s.every, polled, s.last_result or "")
@@ -70,7 +72,7 @@ def add(
     name: Annotated[str | None, typer.Option("--name", help="A name to list it by.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Follow a source (again: its interval and name are updated). `rag watch` polls it."""
+    """Follow a source (again: the interval and name given replace the old ones). `rag watch` polls it."""
     with following() as feeds:
         source = run(lambda: feeds.add_source(url, every, name))
     if as_json:
