@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from api.cli.app import app, console, engine, progress_bar, run
+from api.cli.app import app, console, engine, fail, progress_bar, run
 from api.cli.output import print_report
 from rag.models import IngestReport
 
@@ -32,6 +32,27 @@ def ingest(
 ) -> None:
     """Ingest articles (.txt .md .html .pdf .json .jsonl, or by URL); unchanged files and known
     articles are skipped, syndicated copies of stored stories folded into them."""
+    try:
+        report = _ingest(targets, sync, as_json)
+    except KeyboardInterrupt:
+        raise fail(
+            "Interrupted. The articles committed so far are kept (a few at a time); run the same "
+            "command again to finish the rest.",
+            130,
+        ) from None
+    if as_json:
+        console.print_json(report.model_dump_json())
+        return
+    print_report(report)
+    for folded in getattr(report, "folded", []):
+        console.print(
+            f"[cyan]folded[/] {folded.url} ({folded.outlet or 'unknown outlet'}): a copy of stored "
+            f"article {folded.story_id}",
+            highlight=False,
+        )
+
+
+def _ingest(targets: list[str], sync: bool, as_json: bool) -> IngestReport:
     from rag.feeds.service import is_url
 
     with engine() as built, progress_bar(quiet=as_json) as bar:
@@ -40,24 +61,12 @@ def ingest(
         def progress(done: int, total: int, what: str) -> None:
             bar.update(task, description=f"Embedding articles ({what})", completed=done, total=total)
 
-        report: IngestReport
-        if any(is_url(t) for t in targets):
-            from rag.feeds import Feeds
+        if not any(is_url(t) for t in targets):
+            return run(lambda: built.ingest([Path(t) for t in targets], sync=sync, progress=progress))
+        from rag.feeds import Feeds
 
-            with Feeds(built) as feeds:
-                report = run(lambda: feeds.ingest(targets, sync=sync, progress=progress))
-        else:
-            report = run(lambda: built.ingest([Path(t) for t in targets], sync=sync, progress=progress))
-    if as_json:
-        console.print_json(report.model_dump_json())
-    else:
-        print_report(report)
-        for folded in getattr(report, "folded", []):
-            console.print(
-                f"[cyan]folded[/] {folded.url} ({folded.outlet or 'unknown outlet'}): a copy of stored "
-                f"article {folded.story_id}",
-                highlight=False,
-            )
+        with Feeds(built) as feeds:
+            return run(lambda: feeds.ingest(targets, sync=sync, progress=progress))
 
 
 @app.command()
