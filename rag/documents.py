@@ -178,11 +178,18 @@ def _load_text(path: Path, data: bytes) -> list[dict[str, Any]]:
     return stories
 
 
+# trafilatura reads a page's date from its markup only: its text-wide search takes a "Construction
+# starts in 2025" or a footer's "© 2024" for a publication date of 1 January.
+DATES_FROM_MARKUP = {"extensive_search": False, "original_date": True}
+
+
 def _load_html(path: Path, data: bytes) -> list[dict[str, Any]]:
     import trafilatura
 
     html = _decode(data)
-    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False)
+    doc = trafilatura.bare_extraction(
+        html, with_metadata=True, include_comments=False, date_extraction_params=DATES_FROM_MARKUP
+    )
     body = (getattr(doc, "text", None) or "").strip() if doc is not None else ""
     if not body:
         raise UnreadableFile("no main text found in the HTML")

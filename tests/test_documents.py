@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -86,6 +86,27 @@ def test_html_main_text_without_boilerplate(tmp_path: Path) -> None:
     assert "council approved the new bridge" in article.text
     assert "Construction starts next spring" in article.text
     assert "Subscribe now" not in article.text and "All rights reserved" not in article.text
+
+
+@pytest.mark.parametrize(
+    ("head", "published"),
+    [
+        ("", None),  # a year in the text or the footer is no publication date
+        (
+            '<meta property="article:published_time" content="2024-03-06T08:00:00">',
+            date(2024, 3, 6),
+        ),
+    ],
+)
+def test_an_html_date_comes_from_its_markup(tmp_path: Path, head: str, published: date | None) -> None:
+    body = "The county approved a wind farm of twelve turbines. Construction starts in 2025, it said. " * 4
+    path = tmp_path / "wind.html"
+    path.write_text(
+        f"<html><head><title>Wind farm approved</title>{head}</head><body><article><p>{body}</p>"
+        "</article><footer>© 2023 Example News</footer></body></html>"
+    )
+    (article,) = load_bytes(path, path.read_bytes())
+    assert (article.published_at and article.published_at.date()) == published
 
 
 def test_pdf_text_is_extracted(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from urllib.parse import urljoin, urlsplit
 import trafilatura
 from trafilatura.utils import decode_file
 
+from rag.documents import DATES_FROM_MARKUP
 from rag.models import Article
 from rag.sources.errors import NoArticleText
 from rag.sources.feeds import FeedItem, parse_date
@@ -65,8 +66,7 @@ def page_article(
         url=url,
         with_metadata=True,
         include_comments=False,
-        # Dates from markup only: the text-wide search takes a footer's "© 2024" for 1 January.
-        date_extraction_params={"extensive_search": False, "original_date": True},
+        date_extraction_params=DATES_FROM_MARKUP,
     )
     ld, meta = page.ld, page.meta
     feed = fallback or FeedItem(link=url)
