@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 
 
+WARM_UP_WAIT_SECONDS = 60
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or (engine.settings if engine else Settings())
     owned = engine is None
@@ -49,10 +52,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        warming = threading.Thread(target=_warm_up, args=(engine, warm), daemon=True)
         if owned:  # in the background: /healthz answers at once, /readyz once warm
-            threading.Thread(target=_warm_up, args=(engine, warm), daemon=True).start()
+            warming.start()
         yield
         if owned:
+            # A server stopped while still warming up waits for it: closing the engine under it,
+            # or exiting while ONNX Runtime builds its threads, aborts the process.
+            warming.join(timeout=WARM_UP_WAIT_SECONDS)
             engine.close()
 
     app = FastAPI(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -49,6 +50,28 @@ def test_rag_serve_answers_over_http(seeded: Engine, tmp_path: Path) -> None:
         proc.wait(timeout=20)
     # Quiet by default: no access log lines for the requests above.
     assert b"GET /readyz" not in (proc.stderr.read() if proc.stderr else b"")
+
+
+def test_a_server_stopped_while_warming_up_exits_cleanly(seeded: Engine) -> None:
+    """Stopped with Ctrl-C as soon as it answers /healthz, before its models are loaded: it waits
+    for the warm-up instead of aborting the process under ONNX Runtime ("terminate called...")."""
+    port = free_port()
+    command = [*RAG, "--data-dir", str(seeded.store.data_dir), "serve", "--port", str(port)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 90
+    while True:
+        assert proc.poll() is None and time.monotonic() < deadline
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C
+    _, stderr = proc.communicate(timeout=120)
+    # uvicorn shuts down, then re-raises the signal it caught: the process ends as Ctrl-C ends
+    # a Python program (no traceback), not with SIGABRT.
+    assert proc.returncode in (0, 1, -signal.SIGINT), (proc.returncode, stderr.decode()[-2000:])
+    assert b"terminate called" not in stderr and b"Traceback" not in stderr
 
 
 def test_rag_serve_reports_a_bad_setting_without_a_traceback(tmp_path: Path) -> None:
