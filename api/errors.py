@@ -85,6 +85,10 @@ def rag_error(exc: RagError) -> tuple[int, dict[str, dict[str, str]]]:
 def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:
+        if err.get("type") == "json_invalid":  # its location is a character offset, not a field
+            reason = (err.get("ctx") or {}).get("error", "")
+            parts.append(f"The body is not valid JSON{f' ({reason})' if reason else ''}.")
+            continue
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
         parts.append(f"{where}: {err.get('msg', 'invalid')}")
     return "; ".join(parts) or "Invalid request."

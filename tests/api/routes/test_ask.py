@@ -80,6 +80,8 @@ def test_errors_share_one_shape_and_status(client: httpx.Client) -> None:
         assert response.status_code == status, response.text
         body = response.json()
         assert set(body) == {"error"} and body["error"]["type"] == kind and body["error"]["message"]
+    # Broken JSON is named as such, not by the character offset where parsing stopped.
+    assert cases[1][0].json()["error"]["message"].startswith("The body is not valid JSON (")
 
 
 def test_search_returns_passages_with_scores_and_metadata(client: httpx.Client) -> None:
