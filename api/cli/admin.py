@@ -38,14 +38,26 @@ def show_config(
 def doctor(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Check the data dir (database, vectors, keyword index, uploads) and say how to mend it.
     Exit 0 when nothing is wrong, 1 otherwise."""
-    with engine() as built:
-        findings = run(built.doctor)
+    config = settings()
+    folder = config.resolved_data_dir()
+    if config.database_url is None and not folder.is_dir():  # a mistyped path is not a healthy index
+        from rag.doctor import Finding
+
+        findings = [
+            Finding(
+                f"No data directory at {folder}: nothing has been ingested there.",
+                "Check RAG_DATA_DIR / --data-dir, or run `rag ingest corpus/` to create it.",
+            )
+        ]
+    else:
+        with engine() as built:
+            findings = run(built.doctor)
     if as_json:
         sys.stdout.write(json.dumps([vars(f) for f in findings], indent=2) + "\n")
     elif not findings:
         console.print("[green]No problems found.[/]")
     for f in [] if as_json else findings:
-        console.print(f"[yellow]•[/] {f.problem}\n  [dim]fix:[/] {f.fix}", highlight=False)
+        console.print(f"[yellow]•[/] {f.problem}\n  [dim]fix:[/] {f.fix}", highlight=False, soft_wrap=True)
     raise typer.Exit(1 if findings else 0)
 
 

@@ -75,3 +75,10 @@ def test_an_unusable_data_dir_is_named_without_a_traceback(tmp_path: Path) -> No
         )
         assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
         assert f"Cannot use {where} as the data directory" in run.stderr and "RAG_DATA_DIR" in run.stderr
+
+
+def test_doctor_on_a_missing_data_dir_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    missing = tmp_path / "typo"
+    run = rag("--data-dir", str(missing), "doctor", cwd=tmp_path)
+    assert run.returncode == 1 and f"No data directory at {missing}" in " ".join(run.stdout.split())
+    assert not missing.exists()
