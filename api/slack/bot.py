@@ -26,11 +26,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from slack_bolt import Ack, App, BoltResponse, Respond
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
 
+from api.errors import error_body
 from api.slack.ledger import Ledger
 from api.slack.render import (
     FEEDBACK_ACTIONS,
@@ -313,6 +315,9 @@ def mount_slack(app: FastAPI, engine: Engine, settings: Settings) -> None:
         body = await request.body()
         # bolt's sync dispatch blocks until the listener acks; keep it off the event loop.
         response = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
+        if response.status == 401:  # bolt's own body; the API's error shape, as on every route
+            message = "The request is not signed with this app's Slack signing secret (or is too old)."
+            return JSONResponse(error_body("unauthorized", message), status_code=401)
         return to_starlette_response(response)
 
 
