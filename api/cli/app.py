@@ -5,6 +5,7 @@ otherwise), never a traceback.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from rag.config import Settings
 from rag.errors import BadInput, RagError
@@ -29,6 +30,7 @@ app = typer.Typer(
 console = Console()
 err = Console(stderr=True)
 T = TypeVar("T")
+PLAIN_PROGRESS_SECONDS = 30.0
 
 
 class State:
@@ -73,9 +75,29 @@ def engine() -> Iterator[Engine]:
         built.close()
 
 
+class PlainProgress(Progress):
+    """Rich's bar; where stderr is no terminal (a log file, CI), a plain line at most every
+    ``every`` seconds instead, so a long run there does not look hung."""
+
+    def __init__(self, *columns: Any, every: float | None = None, **options: Any) -> None:
+        super().__init__(*columns, **options)
+        self.every = every
+        self.last = time.monotonic()
+
+    def update(self, task_id: TaskID, **changes: Any) -> None:
+        super().update(task_id, **changes)
+        if self.every is None or time.monotonic() - self.last < self.every:
+            return
+        self.last = time.monotonic()
+        task = self._tasks[task_id]
+        done = f"{task.completed:,.0f}" + (f" of {task.total:,.0f}" if task.total else "")
+        err.print(f"{task.description}: {done} ({task.elapsed or 0:,.0f} s)", highlight=False)
+
+
 def progress_bar(quiet: bool) -> Progress:
-    """The Rich bar long commands show on stderr (hidden for --json and when not a terminal)."""
-    return Progress(
+    """The Rich bar long commands show on stderr (nothing for --json; plain lines every 30 s
+    when stderr is not a terminal)."""
+    return PlainProgress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -83,6 +105,7 @@ def progress_bar(quiet: bool) -> Progress:
         console=err,
         transient=True,
         disable=quiet or not err.is_terminal,
+        every=None if quiet or err.is_terminal else PLAIN_PROGRESS_SECONDS,
     )
 
 

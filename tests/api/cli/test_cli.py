@@ -82,3 +82,16 @@ def test_doctor_on_a_missing_data_dir_says_so_and_creates_nothing(tmp_path: Path
     run = rag("--data-dir", str(missing), "doctor", cwd=tmp_path)
     assert run.returncode == 1 and f"No data directory at {missing}" in " ".join(run.stdout.split())
     assert not missing.exists()
+
+
+def test_progress_away_from_a_terminal_is_plain_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    """Under CI or `nohup`, where no bar is drawn, a long command still says how far it is."""
+    from api.cli.app import PlainProgress
+
+    bar = PlainProgress(disable=True, every=0.0)
+    task = bar.add_task("Embedding articles", total=300)
+    bar.update(task, completed=80)
+    assert "Embedding articles: 80 of 300" in capsys.readouterr().err
+    quiet = PlainProgress(disable=True, every=None)  # --json: nothing at all
+    quiet.update(quiet.add_task("x", total=2), completed=1)
+    assert capsys.readouterr().err == ""
