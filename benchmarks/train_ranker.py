@@ -26,6 +26,7 @@ import argparse
 import hashlib
 import json
 from collections import Counter
+from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 from typing import Any
@@ -162,39 +163,22 @@ def _node_table(root: dict[str, Any]) -> dict[str, Any]:
     return table | {"depth": depth}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", type=Path, default=DATA / "corpus.json")
-    parser.add_argument("--queries", type=Path, default=DATA / "queries-dev.json")
-    parser.add_argument("--data-dir", type=Path, default=Path("data-eval"))
-    parser.add_argument("--write", action="store_true", help=f"save the fitted models to {WEIGHTS_FILE}")
-    args = parser.parse_args()
+Row = tuple[Pool, np.ndarray, list[str], list[str], str]  # pool, features, passages, facts, type
 
-    queries = [q for q in load_queries(args.queries) if not q.is_null]
-    engine = Engine(protocol_settings(Settings(rank_embeddings=True), args.data_dir))
-    prepare_index(engine, args.corpus)
-    rows: list[tuple[Pool, np.ndarray, list[str], list[str], str]] = []  # texts: the passages
-    chunk_texts: list[list[str]] = []
-    for q in queries:
-        pool = engine.retriever.pool(q.query, K)
-        texts = {p.id: p.text for p in engine.store.passages([(cid, 0.0) for cid in pool.ids])}
-        chunks = engine.store.chunk_texts(pool.ids)
-        facts = [e.fact for e in q.evidence_list]
-        rows.append((pool, features(pool, RRF_K), [texts[cid] for cid in pool.ids], facts, q.question_type))
-        chunk_texts.append([chunks[cid] for cid in pool.ids])
-    engine.close()
-    # Labelled by the chunk, which the features describe: labelled by its passage instead, the
-    # same features found less (evidence recall -0.0065 by question and on the article folds).
-    labels = [
-        np.array([score_retrieval([t], row[3])[0] is not None for t in texts], dtype=bool)
-        for row, texts in zip(rows, chunk_texts, strict=True)
-    ]
-    # The articles whose candidates hold a question's gold facts.
-    evidence = [{row[0].documents[i] for i in np.flatnonzero(y)} for row, y in zip(rows, labels, strict=True)]
 
-    def scores(rankers: list[Ranker], matrices: list[np.ndarray]) -> dict[str, object]:
+@dataclass
+class Training:
+    """The questions' candidate pools with their features and labels, and how to score rankers
+    fitted on some of them."""
+
+    rows: list[Row]
+    labels: list[np.ndarray]  # per question: which candidates' chunks hold a gold fact
+    evidence: list[set[str]]  # per question: the articles whose candidates hold its facts
+
+    def scores(self, rankers: list[Ranker], matrices: list[np.ndarray]) -> dict[str, object]:
+        """The product's selection under each question's ranker, scored as ``rag eval`` does."""
         results = []
-        for (pool, _, texts, facts, kind), ranker, x in zip(rows, rankers, matrices, strict=True):
+        for (pool, _, texts, facts, kind), ranker, x in zip(self.rows, rankers, matrices, strict=True):
             chosen = [texts[i] for i in select(pool, ranker.score(x, pool.documents), K)]
             first, found, ap = score_retrieval(chosen, facts)
             results.append(
@@ -212,41 +196,86 @@ def main() -> None:
         by_type = {t: {k: s[k] for k in keep} for t, s in out["by_type"].items()}  # type: ignore[attr-defined]
         return {k: out[k] for k in keep} | {"by_type": by_type}
 
-    def fit_on(idx: np.ndarray, matrices: list[np.ndarray]) -> Ranker:
+    def fit_on(self, idx: np.ndarray, matrices: list[np.ndarray]) -> Ranker:
+        rows, labels = self.rows, self.labels
         return fit([matrices[i] for i in idx], [labels[i] for i in idx], [rows[i][0].documents for i in idx])
 
-    def held_out(folds: list[tuple[list[int], list[int]]], matrices: list[np.ndarray]) -> dict[str, object]:
+    def held_out(
+        self, folds: list[tuple[list[int], list[int]]], matrices: list[np.ndarray]
+    ) -> dict[str, object]:
         """The scores when each question is scored by the model fitted on its fold's others."""
-        rankers: list[Ranker] = [None] * len(rows)  # type: ignore[list-item]
+        rankers: list[Ranker] = [None] * len(self.rows)  # type: ignore[list-item]
         for scored, fitted in folds:
-            ranker = fit_on(np.array(fitted), matrices)
+            ranker = self.fit_on(np.array(fitted), matrices)
             for i in scored:
                 rankers[i] = ranker
-        return scores(rankers, matrices)
+        return self.scores(rankers, matrices)
 
-    models: dict[str, dict[str, Any]] = {}
-    for embeddings in (True, False):
-        name = model_name(embeddings)
-        matrices = [x if embeddings else _without_embeddings(x) for _, x, *_ in rows]
-        print(f"== {name} model")
-        try:
-            shipped = Ranker.load(engine.settings.model_copy(update={"rank_embeddings": embeddings}))
-            print("shipped:", json.dumps(scores([shipped] * len(rows), matrices)))
-        except (KeyError, IndexMismatch) as exc:  # a model file for other features
-            print(f"shipped: not comparable ({exc})")
-        cross = _mean([held_out(question_folds(len(rows), seed), matrices) for seed in range(REPEATS)])
-        print(f"{FOLDS}-fold cross-validated, mean of {REPEATS} splits:", json.dumps(cross))
-        unseen = _mean([held_out(article_folds(evidence, seed), matrices) for seed in range(REPEATS)])
-        print(f"{FOLDS} folds of whole article communities, mean of {REPEATS}:", json.dumps(unseen))
-        full = fit_on(np.arange(len(rows)), matrices)
-        print("fitted on all (in-sample):", json.dumps(scores([full] * len(rows), matrices)))
-        models[name] = {
-            "cross_validated": cross,
-            "unseen_articles": unseen,
-            "candidate": full.candidate.to_json(),
-            "article": full.article.to_json(),
-            "within": full.within.to_json(),
-        }
+
+def collect(engine: Engine, queries: list[Any]) -> Training:
+    """Each question's candidate pool from the product's own retriever, with its labels."""
+    rows: list[Row] = []
+    chunk_texts: list[list[str]] = []
+    for q in queries:
+        pool = engine.retriever.pool(q.query, K)
+        texts = {p.id: p.text for p in engine.store.passages([(cid, 0.0) for cid in pool.ids])}
+        chunks = engine.store.chunk_texts(pool.ids)
+        facts = [e.fact for e in q.evidence_list]
+        rows.append((pool, features(pool, RRF_K), [texts[cid] for cid in pool.ids], facts, q.question_type))
+        chunk_texts.append([chunks[cid] for cid in pool.ids])
+    # Labelled by the chunk, which the features describe: labelled by its passage instead, the
+    # same features found less (evidence recall -0.0065 by question and on the article folds).
+    labels = [
+        np.array([score_retrieval([t], row[3])[0] is not None for t in texts], dtype=bool)
+        for row, texts in zip(rows, chunk_texts, strict=True)
+    ]
+    evidence = [{row[0].documents[i] for i in np.flatnonzero(y)} for row, y in zip(rows, labels, strict=True)]
+    return Training(rows, labels, evidence)
+
+
+def fit_and_report(training: Training, settings: Settings, embeddings: bool) -> dict[str, Any]:
+    """Print the shipped, cross-validated and in-sample figures of one model set; return it fitted
+    on every question, with its held-out figures."""
+    name = model_name(embeddings)
+    matrices = [x if embeddings else _without_embeddings(x) for _, x, *_ in training.rows]
+    n = len(training.rows)
+    print(f"== {name} model")
+    try:
+        shipped = Ranker.load(settings.model_copy(update={"rank_embeddings": embeddings}))
+        print("shipped:", json.dumps(training.scores([shipped] * n, matrices)))
+    except (KeyError, IndexMismatch) as exc:  # a model file for other features
+        print(f"shipped: not comparable ({exc})")
+    cross = _mean([training.held_out(question_folds(n, seed), matrices) for seed in range(REPEATS)])
+    print(f"{FOLDS}-fold cross-validated, mean of {REPEATS} splits:", json.dumps(cross))
+    unseen = _mean(
+        [training.held_out(article_folds(training.evidence, seed), matrices) for seed in range(REPEATS)]
+    )
+    print(f"{FOLDS} folds of whole article communities, mean of {REPEATS}:", json.dumps(unseen))
+    full = training.fit_on(np.arange(n), matrices)
+    print("fitted on all (in-sample):", json.dumps(training.scores([full] * n, matrices)))
+    return {
+        "cross_validated": cross,
+        "unseen_articles": unseen,
+        "candidate": full.candidate.to_json(),
+        "article": full.article.to_json(),
+        "within": full.within.to_json(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", type=Path, default=DATA / "corpus.json")
+    parser.add_argument("--queries", type=Path, default=DATA / "queries-dev.json")
+    parser.add_argument("--data-dir", type=Path, default=Path("data-eval"))
+    parser.add_argument("--write", action="store_true", help=f"save the fitted models to {WEIGHTS_FILE}")
+    args = parser.parse_args()
+
+    queries = [q for q in load_queries(args.queries) if not q.is_null]
+    engine = Engine(protocol_settings(Settings(rank_embeddings=True), args.data_dir))
+    prepare_index(engine, args.corpus)
+    training = collect(engine, queries)
+    engine.close()
+    models = {model_name(e): fit_and_report(training, engine.settings, e) for e in (True, False)}
     if args.write:
         shipped = {
             "trained_on": args.queries.name,
