@@ -8,11 +8,22 @@ SSE, the OpenAI-compatible endpoint and Slack), ``IngestReport`` and ``Filters``
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator, model_validator
 
 from rag.errors import BadInput
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+# Text a request must hold something in: blank is refused as empty is (422), and kept as sent
+# (offsets may point into it).
+NonBlank = Annotated[str, AfterValidator(_not_blank)]
 
 
 class ArticleMeta(BaseModel):

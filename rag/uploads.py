@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from rag.documents import SUPPORTED_SUFFIXES, load_bytes
 from rag.errors import BadInput, FileTooLarge, RagError, UnreadableFile, UnsupportedFile
+from rag.models import NonBlank
 from rag.store import Store
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -30,8 +31,8 @@ MAX_NAME = 120
 class NewDocument(BaseModel):
     """One article sent as JSON rather than as a file."""
 
-    title: str = Field(min_length=1, max_length=1000)
-    body: str = Field(min_length=1, description="The article text citations will point into.")
+    title: NonBlank = Field(min_length=1, max_length=1000)
+    body: NonBlank = Field(min_length=1, description="The article text citations will point into.")
     source: str | None = Field(None, description="Outlet name.")
     published_at: datetime | None = Field(None, description="ISO date or datetime.")
     url: str | None = None

@@ -23,7 +23,7 @@ from rag.answer import SentenceSource, within
 from rag.citations import citation
 from rag.errors import BadInput, TooLarge
 from rag.judge import Verifier
-from rag.models import Citation, Conflict, Filters, Passage, Verdict
+from rag.models import Citation, Conflict, Filters, NonBlank, Passage, Verdict
 from rag.retrieval import Retriever
 from rag.text import sentence_spans
 from rag.verification import Evidence, Judgement, checkable
@@ -37,7 +37,7 @@ EVIDENCE_PASSAGES = 5  # passages retrieved per sentence when checking against t
 class VerifyDocument(BaseModel):
     """A document to check the text against instead of the corpus."""
 
-    text: str = Field(min_length=1, description="The document's text; evidence offsets point into it.")
+    text: NonBlank = Field(min_length=1, description="The document's text; evidence offsets point into it.")
     title: str | None = None
     source: str | None = Field(None, description="Outlet name.")
     published_at: datetime | None = None

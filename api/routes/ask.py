@@ -10,13 +10,13 @@ from pydantic import BaseModel, Field
 
 from api.deps import EngineDep, MetricsDep
 from api.streaming import SSE_RESPONSES, event_stream, prime, wants_stream
-from rag.models import Answer, Filters, Passage
+from rag.models import Answer, Filters, NonBlank, Passage
 
 router = APIRouter(prefix="/v1", tags=["questions"])
 
 
 class AskRequest(BaseModel):
-    question: str = Field(min_length=1, max_length=2000, examples=["What is China providing Russia?"])
+    question: NonBlank = Field(min_length=1, max_length=2000, examples=["What is China providing Russia?"])
     filters: Filters | None = None
     top_k: int | None = Field(None, ge=1, le=100, description="Passages to retrieve.")
     stream: bool = Field(False, description="Answer as Server-Sent Events.")

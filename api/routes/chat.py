@@ -8,12 +8,13 @@ from pydantic import BaseModel, Field
 from api.deps import EngineDep, MetricsDep
 from api.streaming import SSE_RESPONSES, event_stream, prime, sse, wants_stream
 from rag.conversations import ChatReply, Conversation
+from rag.models import NonBlank
 
 router = APIRouter(prefix="/v1", tags=["chat"])
 
 
 class ChatRequest(BaseModel):
-    message: str = Field(min_length=1, max_length=2000, examples=["And what about Starlink?"])
+    message: NonBlank = Field(min_length=1, max_length=2000, examples=["And what about Starlink?"])
     conversation_id: str | None = Field(
         None, max_length=64, description="Continue this conversation; omit to start one."
     )

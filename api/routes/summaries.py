@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from api.deps import EngineDep
-from rag.models import Filters
+from rag.models import Filters, NonBlank
 from rag.summary import Summary, render
 
 router = APIRouter(prefix="/v1", tags=["summaries"])
@@ -19,7 +19,7 @@ RENDERED = {"text/markdown": "md", "text/html": "html"}
 
 
 class SummaryRequest(BaseModel):
-    topic: str = Field(max_length=500, examples=["the FTX trial of Sam Bankman-Fried"])
+    topic: NonBlank = Field(min_length=1, max_length=500, examples=["the FTX trial of Sam Bankman-Fried"])
     since: date | None = Field(None, description="Only articles published on/after this date.")
     until: date | None = Field(None, description="Only articles published on/before this date.")
     source: list[str] | None = Field(None, description="Only these outlets.")

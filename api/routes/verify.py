@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import EngineDep
-from rag.models import Filters
+from rag.models import Filters, NonBlank
 from rag.verify import MAX_DOCUMENTS, MAX_TEXT_CHARS, Verification, VerifyDocument
 
 router = APIRouter(prefix="/v1", tags=["verify"])
@@ -39,7 +39,9 @@ class VerifyFilters(BaseModel):
 class VerifyRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
 
-    text: str = Field(min_length=1, description=f"The text to check (at most {MAX_TEXT_CHARS:,} characters).")
+    text: NonBlank = Field(
+        min_length=1, description=f"The text to check (at most {MAX_TEXT_CHARS:,} characters)."
+    )
     documents: list[VerifyDocument] | None = Field(
         None,
         description=f"Check against these only (at most {MAX_DOCUMENTS}); nothing is stored. "

@@ -50,10 +50,18 @@ def test_accept_header_alone_selects_the_stream(client: httpx.Client) -> None:
 
 
 def test_bad_input_before_a_stream_is_a_plain_http_error(client: httpx.Client) -> None:
-    r = client.post("/v1/ask", json={"question": "   ", "stream": True})
-    assert r.status_code == 400
-    assert r.json()["error"]["type"] == "bad_request"
-    assert "empty" in r.json()["error"]["message"]
+    backwards = {"since": "2024-05-01", "until": "2024-01-01"}
+    r = client.post("/v1/ask", json={"question": QUESTION, "stream": True, "filters": backwards})
+    assert r.status_code == 400 and r.json()["error"]["type"] == "bad_request"
+    # A blank question is refused like an empty one, whatever the route.
+    for path, body in [
+        ("/v1/ask", {"question": "   ", "stream": True}),
+        ("/v1/chat", {"message": " \n"}),
+        ("/v1/summaries", {"topic": "  "}),
+        ("/v1/verify", {"text": "\t"}),
+    ]:
+        r = client.post(path, json=body)
+        assert r.status_code == 422 and "must not be blank" in r.json()["error"]["message"], (path, r.text)
 
 
 def test_errors_share_one_shape_and_status(client: httpx.Client) -> None:
