@@ -90,7 +90,8 @@ def _validation_message(exc: RequestValidationError) -> str:
             parts.append(f"The body is not valid JSON{f' ({reason})' if reason else ''}.")
             continue
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
-        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")  # our validators' own words
+        parts.append(f"{where}: {message}")
     return "; ".join(parts) or "Invalid request."
 
 
