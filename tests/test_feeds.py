@@ -13,7 +13,7 @@ import pytest
 
 from rag.engine import Engine
 from rag.errors import BadInput
-from rag.feeds import Digest, Feeds, Subscriptions, carried_by
+from rag.feeds import Digest, Feeds, Subscriptions, carried_by, service
 from rag.feeds.writer import stored_hash
 from rag.ingest import _stored_hash
 from rag.models import Article, Filters
@@ -99,6 +99,30 @@ def test_a_source_added_again_keeps_what_is_not_given_again(site: NewsSite, feed
     assert (again.id, again.name, again.every) == (first.id, "Courier", "30m")
     renamed = feeds.add_source(site.url("/feed.rss"), "2h", "Kessling Courier")
     assert (renamed.name, renamed.every) == ("Kessling Courier", "2h") and len(feeds.sources()) == 1
+
+
+def test_a_page_that_held_no_article_is_asked_for_again_hours_later(
+    site: NewsSite, feeds: Feeds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error page served for a while in an article's place must not lose the article."""
+    feeds.add_source(site.url("/feed.rss"))
+    feeds.poll(force=True)
+    site.routes["/feed.rss"] = Page(rss(), content_type="application/rss+xml", etag='"feed-v2"')
+    assert site.url("/news/paywall") not in [s.path for s in feeds.poll(force=True).skipped]  # not yet
+    assert site.hits("/news/paywall") == 1
+    inside = [
+        "Inside the storm centre, volunteers sorted blankets and tinned food through the night.",
+        "The centre in the old Kessling drill hall took in two hundred people by Thursday morning.",
+        "Its coordinator, Mira Olsen, said the generators held even when the town lost power.",
+        "Children slept on gym mats while the council counted the roofs the wind had torn off.",
+        "By Friday most families had gone home, and the hall was cleaned for the weekend market.",
+    ]
+    site.routes["/news/paywall"] = Page(article_html(inside, headline="Inside the storm"))
+    site.routes["/feed.rss"] = Page(rss(), content_type="application/rss+xml", etag='"feed-v3"')
+    later = datetime.now(UTC) + service.STUB_RETRY + timedelta(minutes=1)
+    monkeypatch.setattr(service, "_now", lambda: later)
+    report = feeds.poll(force=True)
+    assert report.added == [story(site, "/news/paywall")] and site.hits("/news/paywall") == 2
 
 
 def test_known_articles_are_not_fetched_again_and_an_updated_one_replaces_its_chunks(

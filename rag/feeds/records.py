@@ -49,6 +49,7 @@ class Known:
     etag: str | None = None
     last_modified: str | None = None
     stamp: datetime | None = None  # the feed's "updated" date for it when it was fetched
+    fetched_at: datetime | None = None
 
 
 def source_id(url: str) -> str:
@@ -138,7 +139,9 @@ class Records:
             for part in _chunks(list(dict.fromkeys(urls))):
                 query = sa.select(fetched_urls).where(fetched_urls.c.url.in_(part))
                 for r in c.execute(query):
-                    out[r.url] = Known(r.url, r.article_id, r.etag, r.last_modified, _when(r.stamp))
+                    out[r.url] = Known(
+                        r.url, r.article_id, r.etag, r.last_modified, _when(r.stamp), _when(r.fetched_at)
+                    )
         return out
 
     def remember(self, rows: Sequence[Known], at: datetime) -> None:

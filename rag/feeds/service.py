@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 MAX_SLEEP_S = 60.0  # the watch loop looks for sources added meanwhile at least this often
+# A page that held no article is asked for again this long after, while its feed lists it: a
+# paywall stays one (one request), an error page served in its place may have been temporary.
+STUB_RETRY = timedelta(hours=6)
 
 Notify = Callable[[Digest], None]
 
@@ -134,7 +137,7 @@ class Feeds:
             self.writer.store([visit.found], origin, report, now, progress)
             return True
         known = self.records.known([item.link for item in visit.items])
-        todo = [item for item in visit.items if self._wanted(item, known.get(item.link))]
+        todo = [item for item in visit.items if self._wanted(item, known.get(item.link), now)]
         skipped = self._stored(known).keys() - {item.link for item in todo}
         report.unchanged.extend(str(known[i.link].article_id) for i in visit.items if i.link in skipped)
         reading = self.crawler.read(todo, known)
@@ -145,16 +148,20 @@ class Feeds:
         for item, error in reading.empty + reading.failed:
             report.skipped.append(SkippedFile(path=item.link, reason=str(error)))
         # A page holding no article (a paywall) is remembered, so it is asked for again only
-        # when its feed says it changed; an unreachable one is tried at the next poll.
+        # when its feed says it changed or STUB_RETRY later; an unreachable one at the next poll.
         stubs = [Known(item.link, None, stamp=item.updated) for item, _ in reading.empty]
         self.records.remember(stubs, now)
         self.writer.store(reading.found, origin, report, now, progress)
         report.unchanged[:] = list(dict.fromkeys(report.unchanged))
         return not reading.failed
 
-    def _wanted(self, item: FeedItem, known: Known | None) -> bool:
-        """Fetch a new item; a known one only when its feed dates it later than when fetched."""
+    def _wanted(self, item: FeedItem, known: Known | None, now: datetime) -> bool:
+        """Fetch a new item; a known one only when its feed dates it later than when fetched,
+        or when it held no article (a paywall, or an error page in its place for a while) and
+        was last asked for STUB_RETRY ago."""
         if known is None:
+            return True
+        if known.article_id is None and (known.fetched_at is None or now - known.fetched_at >= STUB_RETRY):
             return True
         if item.updated and known.stamp is None:
             self.records.restamp(known.url, item.updated)
