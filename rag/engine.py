@@ -28,7 +28,7 @@ from rag.models import Answer, Article, ArticleInfo, Filters, IngestReport, Pass
 if TYPE_CHECKING:
     from rag.summary import Summary
 from rag.retrieval import INDEX_EXTENSIONS, Retriever
-from rag.retrieval.latest import lead, names_only_a_period, newest
+from rag.retrieval.latest import leads, names_only_a_period
 from rag.retrieval.relative import relative_filters
 from rag.store import GENERATION_MAX_AGE, Store
 from rag.store.database import Database, database_url
@@ -297,9 +297,9 @@ class Engine:
         # "This week", "recently": a date filter where the corpus holds articles then.
         asked, filters = filters, relative_filters(question, filters, self.store.lexical(wait=False))
         if filters is not asked and filters is not None and names_only_a_period(question):
-            leads = self._leads(filters)
-            if leads:  # "What happened this week?": the period's newest stories
-                return self.answerer.events(question, leads, stream=stream, digest=True)
+            newest = leads(self.store, filters, self.settings.max_answer_sentences)
+            if newest:  # "What happened this week?": the period's newest stories
+                return self.answerer.events(question, newest, stream=stream, digest=True)
         # A question crediting an outlet the corpus lacks, or naming someone it never
         # mentions, cannot be answered from it: refusing beats citing a lookalike (measured on
         # MultiHop-RAG's null questions: docs/retrieval-log.md).
@@ -310,12 +310,6 @@ class Engine:
             return iter([StreamEvent(type="answer", answer=refusal(question, reason=reason))])
         passages = self.retriever.search(question, top_k or self.settings.top_k, filters, plan=plan)
         return self.answerer.events(question, passages, stream=stream, focus=focus)
-
-    def _leads(self, filters: Filters) -> list[Passage]:
-        """The lead sentences of the newest articles ``filters`` keep, newest first."""
-        infos = newest(self.store.list_articles(), filters, self.settings.max_answer_sentences)
-        found = (lead(self.store.get_article(info.id)) for info in infos)
-        return [p for p in found if p is not None]
 
     # --- conversations ----------------------------------------------------------------
     def chat(self, message: str, conversation_id: str | None = None, create: bool = False) -> ChatReply:

@@ -9,6 +9,7 @@ period (and the question's other filters) are what a reader asking it expects.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 from rag.models import Article, ArticleInfo, Filters, Passage
 from rag.retrieval.relative import relative_time
@@ -76,3 +77,17 @@ def lead(article: Article) -> Passage | None:
         url=article.url,
         category=article.category,
     )
+
+
+class Articles(Protocol):
+    """Where the articles are read from: ``rag.store.Store``."""
+
+    def list_articles(self) -> list[ArticleInfo]: ...
+
+    def get_article(self, document_id: str) -> Article: ...
+
+
+def leads(store: Articles, filters: Filters, limit: int) -> list[Passage]:
+    """The lead sentences of the ``limit`` newest articles ``filters`` keep, newest first."""
+    found = (lead(store.get_article(info.id)) for info in newest(store.list_articles(), filters, limit))
+    return [p for p in found if p is not None]

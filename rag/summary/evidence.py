@@ -21,6 +21,7 @@ from rag.citations import citation
 from rag.embeddings import Embedder
 from rag.models import Citation, Filters, Passage
 from rag.retrieval import Retriever
+from rag.retrieval.latest import leads
 from rag.text import terms as content_terms
 
 # Retrieval breadth: the topic query, then up to ASPECTS sub-aspect queries.
@@ -33,6 +34,7 @@ MIN_SIMILARITY = 0.42
 MIN_SIMILARITY_WITH_WORDS = 0.30  # enough when the sentence names most of the topic's words
 MIN_COVERAGE = 0.5
 MAX_WORDS = 70
+LATEST_ARTICLES = 12  # stories a summary of a period ("this week") draws on
 CORROBORATE_SIMILARITY = 0.75
 # A claim ends like a sentence; questions, headlines and photo captions state nothing a point
 # can rest on.
@@ -86,6 +88,17 @@ class Gatherer:
     def __init__(self, retriever: Retriever, embed: Embedder) -> None:
         self.retriever = retriever
         self.embed = embed
+
+    def latest(self, filters: Filters) -> list[Evidence]:
+        """For a topic naming only a period ("this week"): the period's newest stories, each by
+        its lead sentence, newest most relevant (``rag.retrieval.latest``)."""
+        passages = leads(self.retriever.store, filters, LATEST_ARTICLES)
+        if not passages:
+            return []
+        cands = [Candidate(p, p.start, p.end, p.text, 1.0, 1.0, 1.0) for p in passages]
+        vectors = self.embed.embed_batch([c.text for c in cands])
+        newest_first = enumerate(zip(cands, vectors, strict=True))
+        return [Evidence(c, v, 1.0 - i / (2 * len(cands))) for i, (c, v) in newest_first]
 
     # --- 1-2: gather and score ----------------------------------------------------------
     def _score(self, topic_vec: np.ndarray, topic_terms: set[str], cands: list[Candidate]) -> list[Evidence]:

@@ -23,6 +23,7 @@ from rag.judge import Verifier
 from rag.llm import LLMClient
 from rag.models import Citation, Filters
 from rag.retrieval import Retriever
+from rag.retrieval.latest import names_only_a_period
 from rag.retrieval.relative import relative_filters
 from rag.summary.evidence import CitationNumbers, Evidence, Gatherer
 from rag.summary.models import Coverage, KeyPoint, SourceRef, Summary, clean_topic
@@ -67,8 +68,10 @@ class Summarizer:
         started = time.perf_counter()
         topic = clean_topic(topic)
         lexical = self.gatherer.retriever.store.lexical(wait=False)
-        filters = relative_filters(topic, filters, lexical) or Filters()
-        evidence = self.gatherer.gather(topic, filters)
+        narrowed = relative_filters(topic, filters, lexical)
+        period_only = narrowed is not filters and narrowed is not None and names_only_a_period(topic)
+        filters = narrowed or Filters()
+        evidence = self.gatherer.latest(filters) if period_only else self.gatherer.gather(topic, filters)
         cites = CitationNumbers()
         points = self.writer.key_points(topic, evidence, cites) if evidence else []
         events = timeline(evidence, cites) if evidence else []
@@ -111,7 +114,7 @@ class Summarizer:
             )
         if len(outlets) == 1:
             gaps.append(one_outlet_gap(outlets[0], summary))
-        missing = _missing_words(topic, evidence)
+        missing = [] if names_only_a_period(topic) else _missing_words(topic, evidence)  # "week": no topic
         if missing:
             gaps.append("No evidence found about: " + ", ".join(missing) + ".")
         if not summary.timeline:

@@ -80,3 +80,10 @@ def test_a_period_without_stories_is_asked_of_the_whole_corpus(dated: Engine) ->
     and a question without a topic gets no digest of arbitrary stories."""
     answer = dated.ask("What happened this week?", Filters(as_of=date(2025, 6, 1)))
     assert answer.refused
+
+
+def test_a_summary_of_a_period_draws_on_its_stories(dated: Engine) -> None:
+    summary = dated.summarize("this week", Filters(as_of=date(2024, 3, 8)))
+    assert {s.title for s in summary.sources} == {"Ferry service resumes", "Storm floods the harbor bridge"}
+    assert summary.key_points and summary.coverage.articles == 2
+    assert not [gap for gap in summary.gaps if "No evidence found about" in gap]  # "week" is no topic
