@@ -196,10 +196,14 @@ class Settings(BaseSettings):
                 import json
 
                 try:
-                    return json.loads(text)
+                    value = json.loads(text)
                 except ValueError:
                     raise ValueError("a comma-separated list, or a JSON list of strings") from None
-            return [v.strip() for v in text.split(",") if v.strip()]
+            else:
+                value = text.split(",")
+        if isinstance(value, list):
+            # A blank entry would be a key matching a request that sends none: dropped.
+            return [v.strip() if isinstance(v, str) else v for v in value if str(v).strip()]
         return value
 
     @field_validator("log_level", mode="before")

@@ -109,7 +109,13 @@ def test_every_setting_is_read_from_a_dotenv_file(tmp_path: Path, monkeypatch: p
 
 @pytest.mark.parametrize(
     ("written", "expected"),
-    [("k1,k2", ["k1", "k2"]), (" k1 , k2 ,", ["k1", "k2"]), ('["k1", "k2"]', ["k1", "k2"]), ("", [])],
+    [
+        ("k1,k2", ["k1", "k2"]),
+        (" k1 , k2 ,", ["k1", "k2"]),
+        ('["k1", "k2"]', ["k1", "k2"]),
+        ("", []),
+        ('["k1", "", " "]', ["k1"]),  # a blank key would let in a request that sends none
+    ],
 )
 def test_list_settings_take_commas_or_json(
     monkeypatch: pytest.MonkeyPatch, written: str, expected: list[str]
