@@ -29,15 +29,21 @@ ONE_MARKER = re.compile(_BRACKET.format(f"({_NUMBERS})"), re.IGNORECASE)
 # "[1], [2] and [3]" is one group: renumbered as a whole, so no stray commas are left behind.
 _ANY = _BRACKET.format(_NUMBERS)
 MARKER = re.compile(rf"{_ANY}(?:\s*(?:,|;|and)?\s*{_ANY})*", re.IGNORECASE)
+# A sentence that says the passages do not answer: about the passages (not "the report did not
+# say", which is news), and nothing else in it (no ", but ..." carrying a claim past the check).
 _REFUSAL_LIKE = re.compile(
-    r"insufficient information|not enough information|"
-    r"(?:do|does|did) not (?:contain|provide|include|mention|state|specify|say)",
+    r"^(?:(?:the|these|those|this|provided|available|given)\s+)*"
+    r"(?:corpus|passages?|sources?|articles?|documents?|context|excerpts?|information|texts?)\b[^,;]*?"
+    r"(?:insufficient information|not enough information|"
+    r"(?:do|does|did) not (?:contain|provide|include|mention|state|specify|say|answer))[^,;]*$"
+    r"|^there (?:is|was) (?:insufficient|not enough) information\b[^,;]*$",
     re.IGNORECASE,
 )
 
 
 def is_refusal(text: str) -> bool:
-    return bool(_REFUSAL_LIKE.search(text))
+    """Whether a sentence an LLM wrote is a refusal (checked for nothing), not a claim."""
+    return bool(_REFUSAL_LIKE.match(MARKER.sub("", text).strip()))
 
 
 def marker_numbers(body: str) -> list[int]:
@@ -310,7 +316,7 @@ def quoted_answer(shown: list[Passage], question: str) -> Answer:
     ]
     return Answer(
         answer=" ".join(f"{p.text} [{n}]" for n, p in enumerate(shown, start=1)),
-        refused=all(is_refusal(s.text) for s in sentences),
+        refused=False,  # quotes of articles: a "did not say" in one is news, not a refusal
         mode="extractive",
         sentences=sentences,
         citations=citations,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.citations import CitationChecker, marker_numbers
+from rag.citations import CitationChecker, marker_numbers, quoted_answer
 from rag.documents import load_bytes
 from rag.embeddings import OnnxEmbedding
 from rag.engine import Engine
@@ -140,6 +140,28 @@ def test_uncited_factual_sentence_is_flagged_but_connectives_and_refusals_are_no
     assert [s.supported for s in answer.sentences] == [False]
     refusal = check(checker, "The corpus has insufficient information to answer this question.", shown)
     assert refusal.refused and refusal.sentences[0].supported and not refusal.citations
+
+
+def test_a_claim_next_to_refusal_words_is_still_checked(
+    checker: CitationChecker, shown: list[Passage]
+) -> None:
+    """ "Did not say" is everyday news language: only a sentence about the passages, with nothing
+    else in it, is a refusal that goes unchecked."""
+    invented = "The report did not say how, but China has sent Russia 300 fighter jets and 40 warships [1]."
+    answer = check(checker, invented, shown)
+    assert not answer.refused and answer.sentences[0].verdict != "supported"
+    smuggled = check(
+        checker, "The passages do not say how, but China sent Russia 300 fighter jets [1].", shown
+    )
+    assert not smuggled.refused and smuggled.sentences[0].verdict != "supported"
+    plain = check(checker, "The passages do not mention fighter jets.", shown)
+    assert plain.refused and plain.sentences[0].supported
+
+
+def test_a_quoted_article_sentence_is_never_a_refusal(shown: list[Passage]) -> None:
+    quote = shown[0].model_copy(update={"text": "The ministry did not say how much the terminal will cost."})
+    answer = quoted_answer([quote], "How much will the terminal cost?")
+    assert not answer.refused and answer.citations
 
 
 def test_extractive_answers_pass_the_checker(seeded: Engine) -> None:
