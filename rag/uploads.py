@@ -41,15 +41,24 @@ class NewDocument(BaseModel):
 
 
 def sanitize_filename(name: str) -> str:
-    """A safe basename: no directories, ASCII letters/digits/._- only, no leading dot."""
+    """A safe basename: no directories, ASCII letters/digits/._- only, no leading dot. A name
+    that had to change keeps a short digest of what was sent, so two different names ("中国.txt",
+    "俄罗斯.txt"; "a b.txt", "a_b.txt") never become one file, while the same name sent again
+    still replaces its file."""
     base = re.split(r"[\\/]", name or "")[-1]
-    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
-    stem, dot, suffix = base.rpartition(".")
+    sent_stem, dot, sent_suffix = base.rpartition(".")
     if not dot:
-        stem, suffix = base, ""
-    suffix = _UNSAFE.sub("", suffix).lower()
-    stem = _UNSAFE.sub("_", stem).strip("._-")[: MAX_NAME - len(suffix) - 1] or "upload"
+        sent_stem, sent_suffix = base, ""
+    suffix = _UNSAFE.sub("", _ascii(sent_suffix)).lower()
+    stem = _UNSAFE.sub("_", _ascii(sent_stem)).strip("._-") or "upload"
+    changed = stem != sent_stem or suffix != sent_suffix.lower()
+    tag = f"-{hashlib.sha1(base.encode()).hexdigest()[:8]}" if changed else ""
+    stem = stem[: MAX_NAME - len(suffix) - 1 - len(tag)] + tag
     return f"{stem}.{suffix}" if suffix else stem
+
+
+def _ascii(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 
 def check_upload(name: str, data: bytes, max_bytes: int) -> str:
@@ -99,15 +108,16 @@ def _is_text(data: bytes) -> bool:
 
 
 def _unique(names: Sequence[str]) -> list[str]:
-    seen: dict[str, int] = {}
+    """The names, a repeat within one request numbered until it is free ("a.txt", "a-2.txt")."""
+    taken: set[str] = set()
     out = []
     for name in names:
-        n = seen.get(name, 0)
-        seen[name] = n + 1
-        if n:
-            stem, suffix = Path(name).stem, Path(name).suffix
-            name = f"{stem}-{n + 1}{suffix}"
-        out.append(name)
+        candidate, n = name, 1
+        while candidate in taken:
+            n += 1
+            candidate = f"{Path(name).stem}-{n}{Path(name).suffix}"
+        taken.add(candidate)
+        out.append(candidate)
     return out
 
 

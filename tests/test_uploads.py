@@ -7,7 +7,7 @@ import pytest
 
 from rag.engine import Engine
 from rag.errors import UnreadableFile
-from rag.uploads import check_upload
+from rag.uploads import _unique, check_upload, sanitize_filename
 
 BAD = {
     "cut.json": b'{"title": "cut short", "body": ',
@@ -23,7 +23,7 @@ def test_a_file_without_articles_is_refused_by_name(name: str) -> None:
 
 
 def test_a_readable_file_passes_under_its_safe_name() -> None:
-    assert check_upload("../a b.json", b'{"title": "T", "body": "Some text."}', 10_000) == "a_b.json"
+    assert check_upload("../a_b.json", b'{"title": "T", "body": "Some text."}', 10_000) == "a_b.json"
 
 
 def test_an_unreadable_pending_upload_is_cleared_at_start(seeded: Engine) -> None:
@@ -38,3 +38,13 @@ def test_an_unreadable_pending_upload_is_cleared_at_start(seeded: Engine) -> Non
     assert not left.exists() and seeded.store.file_hash(str(left)) is None
     assert seeded.recover() is None  # nothing left to do
     assert not [f for f in seeded.doctor() if "upload" in f.problem]
+
+
+def test_different_names_never_share_a_file() -> None:
+    names = ["中国新闻.txt", "俄罗斯.txt", "a b.txt", "a_b.txt", "a?b.txt"]
+    safe = [sanitize_filename(n) for n in names]
+    assert len(set(safe)) == len(names)
+    assert all(n.isascii() and "/" not in n for n in safe)
+    assert sanitize_filename("../x/a b.txt") == sanitize_filename("a b.txt")  # the same name: one file
+    assert sanitize_filename("Report.PDF") == "Report.pdf"
+    assert _unique(["a.txt", "a.txt", "a-2.txt"]) == ["a.txt", "a-2.txt", "a-2-2.txt"]
