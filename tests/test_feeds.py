@@ -238,6 +238,10 @@ def test_relative_time_is_resolved_against_as_of(question: str, window: tuple[da
     assert relative_window(question, date(2024, 3, 8)) == window  # a Friday
 
 
+def test_a_period_before_year_one_is_no_period() -> None:
+    assert relative_window("What happened in the past 3 months?", date(1, 1, 5)) is None  # no 500
+
+
 class Held:
     """An index holding articles published in one period only."""
 

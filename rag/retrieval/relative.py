@@ -49,6 +49,13 @@ def relative_window(question: str, as_of: date) -> tuple[date, date] | None:
     m = relative_time(question)
     if m is None:
         return None
+    try:
+        return _window(m, as_of)
+    except OverflowError:  # a period reaching before year 1 (an as_of of 0001-01-05): none
+        return None
+
+
+def _window(m: re.Match[str], as_of: date) -> tuple[date, date]:
     g = {key: (value or "").lower() for key, value in m.groupdict().items()}
     if g["day"]:
         day = as_of - timedelta(days=1 if g["day"] in ("yesterday", "last night") else 0)
