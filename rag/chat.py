@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from rag.errors import LLMUnavailable
+from rag.models import MAX_QUESTION_CHARS
 from rag.text import topic_words, words
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,8 @@ def condense_by_rule(message: str, history: Sequence[Exchange]) -> str:
         context = [w for w in topic_of(previous.question) if w.lower() not in have]
     if not context:
         return message
-    return f"{message} ({' '.join(context[:MAX_CONTEXT_WORDS])})"
+    rewritten = f"{message} ({' '.join(context[:MAX_CONTEXT_WORDS])})"
+    return rewritten if len(rewritten) <= MAX_QUESTION_CHARS else message  # the user's words first
 
 
 def _prompt(message: str, history: Sequence[Exchange]) -> str:
@@ -135,7 +137,7 @@ class Condenser:
             else:
                 question = text.splitlines()[0].strip().strip('"') if text else ""
                 if question:
-                    return question[:2000]
+                    return question[:MAX_QUESTION_CHARS]
         return condense_by_rule(message, history)
 
     def history(self, pairs: Sequence[tuple[str, str]]) -> list[Exchange]:

@@ -23,7 +23,16 @@ from rag.feedback import FeedbackStore
 from rag.ingest import Ingestor, Progress, index_signature
 from rag.judge import Verifier
 from rag.llm import LLMClient
-from rag.models import Answer, Article, ArticleInfo, Filters, IngestReport, Passage, StreamEvent
+from rag.models import (
+    MAX_QUESTION_CHARS,
+    Answer,
+    Article,
+    ArticleInfo,
+    Filters,
+    IngestReport,
+    Passage,
+    StreamEvent,
+)
 
 if TYPE_CHECKING:
     from rag.summary import Summary
@@ -44,8 +53,8 @@ def clean_question(question: str | None) -> str:
     text = (question or "").replace("\x00", "").strip()
     if not text:
         raise BadInput("The question is empty; ask something, e.g. 'What is China providing Russia?'")
-    if len(text) > 2000:
-        raise BadInput("The question is longer than 2000 characters; shorten it.")
+    if len(text) > MAX_QUESTION_CHARS:
+        raise BadInput(f"The question is longer than {MAX_QUESTION_CHARS} characters; shorten it.")
     return text
 
 

@@ -21,6 +21,8 @@ def _not_blank(value: str) -> str:
     return value
 
 
+MAX_QUESTION_CHARS = 2000  # a question (a follow-up once rewritten included) at most
+
 # Text a request must hold something in: blank is refused as empty is (422), and kept as sent
 # (offsets may point into it).
 NonBlank = Annotated[str, AfterValidator(_not_blank)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rag.chat import Exchange, condense_by_rule, follow_up_focus
+from rag.models import MAX_QUESTION_CHARS
 
 FIRST = "What is China providing Russia?"
 EARLIER = [Exchange(FIRST, FIRST, "Satellite imagery.")]
@@ -13,6 +14,8 @@ EARLIER = [Exchange(FIRST, FIRST, "Satellite imagery.")]
 def test_a_follow_up_carries_the_earlier_topic() -> None:
     assert condense_by_rule("And what about Starlink?", EARLIER) == "And what about Starlink? (China Russia)"
     assert condense_by_rule("And what about Starlink?", []) == "And what about Starlink?"
+    long = "And what about it " + "x " * 990  # under the limit, but not with the topic added
+    assert len(long) <= MAX_QUESTION_CHARS and condense_by_rule(long, EARLIER) == long
 
 
 @pytest.mark.parametrize(
