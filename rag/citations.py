@@ -193,7 +193,10 @@ class CitationChecker:
         for claim in claims:
             removed.extend(n for n in claim.removed if n not in removed)
             if id(claim) not in kept_ids:
-                replace.append((claim.start, claim.end, ""))
+                # From after any marker the sentence before owns ("use. [1] Dropped...").
+                owned = [m.end() for c in claims if c is not claim for m in c.markers]
+                start = max([claim.start] + [e for e in owned if claim.start < e <= claim.end])
+                replace.append((start, claim.end, ""))
                 replace.extend((m.start(), m.end(), "") for m in claim.markers if m.start() >= claim.end)
                 continue
             sentences.append(numbering.sentence(claim))

@@ -117,6 +117,18 @@ def test_a_fact_no_passage_holds_is_unsupported(checker: CitationChecker, shown:
     assert [c.id for c in dropped.citations] == [1]
 
 
+def test_a_dropped_sentence_goes_wherever_the_markers_sit(
+    checker: CitationChecker, shown: list[Passage]
+) -> None:
+    text = (
+        "China is providing Russia with geospatial satellite imagery for military use. [1] "
+        "Russia has sent 40 warships to Cuba since May. [1]"
+    )
+    dropped = check(checker, text, shown, drop_unsupported=True)
+    assert [s.supported for s in dropped.sentences] == [True]
+    assert "warships" not in dropped.answer and dropped.answer.endswith("military use. [1]")
+
+
 def test_marker_placement_variants_attach_to_the_right_sentence(
     checker: CitationChecker, shown: list[Passage]
 ) -> None:
