@@ -6,7 +6,7 @@ from datetime import date
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import EngineDep
 from rag.models import Filters, NonBlank
@@ -19,7 +19,13 @@ RENDERED = {"text/markdown": "md", "text/html": "html"}
 
 
 class SummaryRequest(BaseModel):
+    # An unknown field is refused: ignoring one (a misspelt filter) would summarize everything.
+    model_config = ConfigDict(extra="forbid")
+
     topic: NonBlank = Field(min_length=1, max_length=500, examples=["the FTX trial of Sam Bankman-Fried"])
+    filters: Filters | None = Field(
+        None, description="As in /v1/ask: outlets, dates, category. The fields below narrow it further."
+    )
     since: date | None = Field(None, description="Only articles published on/after this date.")
     until: date | None = Field(None, description="Only articles published on/before this date.")
     source: list[str] | None = Field(None, description="Only these outlets.")
@@ -49,7 +55,16 @@ def create_summary(body: SummaryRequest, request: Request, engine: EngineDep) ->
 
     JSON by default; send `Accept: text/markdown` or `Accept: text/html` for the rendered report.
     """
-    filters = Filters(source=body.source, since=body.since, until=body.until, as_of=body.as_of)
+    given = body.filters or Filters()
+    filters = Filters(  # validated again: the two sets of dates together may be backwards
+        **given.model_dump()
+        | {
+            "source": body.source or given.source,
+            "since": max(filter(None, (body.since, given.since)), default=None),
+            "until": min(filter(None, (body.until, given.until)), default=None),
+            "as_of": body.as_of or given.as_of,
+        }
+    )
     summary = engine.summarize(body.topic, filters)
     fmt = _rendered_format(request)
     if fmt == "html":

@@ -309,6 +309,12 @@ def test_http_summary_as_json_markdown_and_html(seed: Engine, embed: OnnxEmbeddi
 
         scoped = client.post("/v1/summaries", json={"topic": CHINA, "source": ["Reuters"]})
         assert scoped.status_code == 200 and scoped.json()["key_points"] == []
+        # The filters object /v1/ask takes works here too; an unknown field is refused, not ignored.
+        nested = client.post("/v1/summaries", json={"topic": CHINA, "filters": {"source": "Reuters"}})
+        assert nested.status_code == 200 and nested.json()["filters"]["source"] == ["Reuters"]
+        assert not nested.json()["key_points"]
+        typo = client.post("/v1/summaries", json={"topic": CHINA, "sources": ["Reuters"]})
+        assert typo.status_code == 422 and "sources" in typo.json()["error"]["message"]
 
         cases = [({"topic": ""}, 422), ({"topic": CHINA, "since": "2024-05-01", "until": "2024-01-01"}, 400)]
         for body, status in cases:
