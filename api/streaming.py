@@ -1,6 +1,7 @@
 """Server-Sent Events for answer streams (``/v1/ask`` and ``/v1/chat`` with ``stream``).
 
-Wire format: ``delta`` events (``{"text"}``) while the answer is written, one ``answer`` event
+Wire format: ``delta`` events (``{"text"}``; ``{"text", "replace": true}`` when the text so far is
+to be replaced, as when the LLM fails mid-answer) while the answer is written, one ``answer`` event
 carrying the final verified ``Answer``, then ``done``. A failure after the stream has started
 arrives as an ``error`` event (the one error shape) followed by ``done``, never a cut connection.
 """
@@ -54,7 +55,8 @@ def _encode(events: Iterable[StreamEvent], metrics: Metrics, opening: Iterable[b
     try:
         for event in events:
             if event.type == "delta" and event.text:
-                yield sse("delta", {"text": event.text})
+                replaced = {"replace": True} if event.replace else {}
+                yield sse("delta", {"text": event.text, **replaced})
             elif event.type == "answer" and event.answer is not None:
                 metrics.observe_answer(event.answer)
                 yield sse("answer", event.answer)

@@ -336,10 +336,15 @@ class Answerer:
         if down:
             yield from self._extractive(question, passages, focus, degraded=down, digest=digest)
             return
+        streamed = False
         try:
-            yield from self.llm.events(question, passages, stream=stream, focus=focus, digest=digest)
+            for event in self.llm.events(question, passages, stream=stream, focus=focus, digest=digest):
+                streamed = streamed or event.type == "delta"
+                yield event
         except LLMUnavailable as exc:
-            yield from self._extractive(question, passages, focus, degraded=str(exc), digest=digest)
+            fallback = self._extractive(question, passages, focus, degraded=str(exc), digest=digest)
+            for event in fallback:
+                yield event.model_copy(update={"replace": streamed}) if event.type == "delta" else event
 
     def _extractive(
         self,

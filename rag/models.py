@@ -222,6 +222,9 @@ class StreamEvent(BaseModel):
 
     type: Literal["delta", "answer", "error"]
     text: str | None = None
+    # A delta that replaces the text streamed so far (the LLM failed mid-answer and the quoted
+    # answer follows), rather than continuing it.
+    replace: bool = False
     answer: Answer | None = None
     error: str | None = None
 

@@ -237,6 +237,20 @@ def test_failures_degrade_to_the_extractive_answer(
     assert all(s.supported for s in answer.sentences)
 
 
+def test_an_llm_failing_mid_answer_is_replaced_not_continued(
+    llm_engine: Engine, openai_server: OpenAIServer
+) -> None:
+    """The quoted answer that follows a broken stream says it replaces the text so far, so a
+    client concatenating deltas does not glue the two together."""
+    openai_server.reply = Reply("China is providing Russia with geospatial imagery [1]. It also", cut_after=3)
+    events = list(llm_engine.ask_stream(QUESTION))
+    deltas = [e for e in events if e.type == "delta"]
+    assert deltas[0].text and not deltas[0].replace  # the LLM's start, streamed as it came
+    (fallback,) = [e for e in deltas if e.replace]
+    assert deltas[-1] is fallback and "satellite imagery" in (fallback.text or "")
+    assert events[-1].answer is not None and events[-1].answer.degraded
+
+
 def test_timeout_degrades_within_the_limit_and_is_remembered(
     llm_engine: Engine, openai_server: OpenAIServer
 ) -> None:

@@ -74,7 +74,7 @@ def stream_answer(events: Iterator[StreamEvent]) -> Answer:
             if event.answer is not None:
                 final = event.answer
             elif event.text and live is not None:
-                written += event.text
+                written = event.text if event.replace else written + event.text
                 live.update(Text(written))
     if final is None:
         raise RagError("The answer stream ended without an answer.")

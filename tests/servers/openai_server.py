@@ -34,6 +34,7 @@ class Reply:
     delay: float = 0.0  # seconds before the response starts
     raw: bytes | None = None  # sent as the body instead of a well-formed response
     chunk_chars: int = 7  # characters per streamed delta
+    cut_after: int | None = None  # streamed deltas sent before the stream breaks mid-answer
 
 
 Script = Reply | Callable[[dict[str, Any]], Reply]
@@ -104,11 +105,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         pieces = [reply.text[i : i + reply.chunk_chars] for i in range(0, len(reply.text), reply.chunk_chars)]
         chunks = [_chunk(body, {"role": "assistant", "content": ""}, None)]
-        chunks += [_chunk(body, {"content": piece}, None) for piece in pieces]
-        chunks.append(_chunk(body, {}, "stop"))
+        chunks += [_chunk(body, {"content": piece}, None) for piece in pieces[: reply.cut_after]]
+        if reply.cut_after is None:
+            chunks.append(_chunk(body, {}, "stop"))
         for chunk in chunks:
             self.wfile.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
             self.wfile.flush()
+        if reply.cut_after is not None:  # the stream breaks mid-answer: a garbled event, no end
+            self.wfile.write(b"data: {broken\n\n")
+            self.wfile.flush()
+            self.close_connection = True
+            return
         self.wfile.write(b"data: [DONE]\n\n")
         self.wfile.flush()
         self.close_connection = True
