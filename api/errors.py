@@ -8,6 +8,8 @@ server failed and is logged, but never carries a traceback to the client.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -82,9 +84,10 @@ def rag_error(exc: RagError) -> tuple[int, dict[str, dict[str, str]]]:
     return status, error_body(exc.kind, str(exc))
 
 
-def _validation_message(exc: RequestValidationError) -> str:
+def validation_message(errors: Sequence[Any]) -> str:
+    """Pydantic's errors as one message naming each field (the body's, or a query's)."""
     parts = []
-    for err in exc.errors()[:5]:
+    for err in list(errors)[:5]:
         if err.get("type") == "json_invalid":  # its location is a character offset, not a field
             reason = (err.get("ctx") or {}).get("error", "")
             parts.append(f"The body is not valid JSON{f' ({reason})' if reason else ''}.")
@@ -103,7 +106,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(error_body("validation_error", _validation_message(exc)), status_code=422)
+        return JSONResponse(error_body("validation_error", validation_message(exc.errors())), status_code=422)
 
     @app.exception_handler(HTTPException)
     async def on_http(_: Request, exc: HTTPException) -> JSONResponse:

@@ -46,7 +46,7 @@ def ask(body: AskRequest, request: Request, engine: EngineDep, metrics: MetricsD
 @router.get("/search")
 def search(
     engine: EngineDep,
-    q: Annotated[str, Query(min_length=1, max_length=2000, description="The query.")],
+    q: Annotated[NonBlank, Query(min_length=1, max_length=2000, description="The query.")],
     k: Annotated[int | None, Query(ge=1, le=100, description="How many passages.")] = None,
     source: Annotated[list[str] | None, Query(description="Outlet(s).")] = None,
     since: Annotated[date | None, Query(description="Published on/after.")] = None,

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from api.deps import EngineDep
+from api.errors import validation_message
 from rag.errors import BadInput, UnsupportedFile
 from rag.models import Article, ArticleInfo, IngestReport
 from rag.uploads import NewDocument
@@ -52,9 +53,7 @@ async def add_documents(request: Request, engine: EngineDep) -> IngestReport:
         try:
             doc = NewDocument.model_validate_json(await request.body())
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first.get("loc", ())) or "body"
-            raise HTTPException(422, f"{where}: {first.get('msg')}") from None
+            raise HTTPException(422, validation_message(exc.errors())) from None
         return await run_in_threadpool(engine.add_document, doc)
     if kind == "multipart/form-data":
         files = await _uploaded_files(request)

@@ -62,6 +62,8 @@ def test_bad_input_before_a_stream_is_a_plain_http_error(client: httpx.Client) -
     ]:
         r = client.post(path, json=body)
         assert r.status_code == 422 and "must not be blank" in r.json()["error"]["message"], (path, r.text)
+    r = client.get("/v1/search", params={"q": "  "})
+    assert r.status_code == 422 and r.json()["error"]["message"] == "query.q: must not be blank"
 
 
 def test_errors_share_one_shape_and_status(client: httpx.Client) -> None:
