@@ -364,6 +364,7 @@ class Engine:
         """Key points, timeline and sources on a topic, every claim citing an exact span."""
         from rag.summary import Summarizer  # SciPy and the templates only where summaries are made
 
+        self._index_usable()  # an index of another model's vectors is refused, as for questions
         summarizer = Summarizer(
             self.retriever, self.embed, self.settings, self.verifier, self.llm, database=self.database
         )

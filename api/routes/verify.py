@@ -44,6 +44,7 @@ class VerifyRequest(BaseModel):
     )
     documents: list[VerifyDocument] | None = Field(
         None,
+        min_length=1,  # an empty list is not "no documents": omit it for the corpus
         description=f"Check against these only (at most {MAX_DOCUMENTS}); nothing is stored. "
         "Omit to check against the indexed corpus.",
     )

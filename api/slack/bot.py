@@ -246,7 +246,7 @@ def render_digest(digest: Digest) -> tuple[str, list[dict[str, Any]]]:
     if digest.more:
         more = f"…and {digest.more} more; `/ask {escape(digest.topic)}` to ask about them."
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": more}]})
-    return f"New on “{digest.topic}”: {count} article{'' if count == 1 else 's'}", blocks
+    return f"New on “{escape(digest.topic)}”: {count} article{'' if count == 1 else 's'}", blocks
 
 
 def digest_poster(settings: Settings) -> Callable[[Digest], None]:

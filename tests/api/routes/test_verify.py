@@ -50,6 +50,8 @@ def test_limits_and_bad_input(client: httpx.Client) -> None:
         client.post("/v1/verify", json={"text": "The council met.", "documents": [{"text": ""}]}).status_code
         == 422
     )
+    none_given = client.post("/v1/verify", json={"text": "The council met.", "documents": []})
+    assert none_given.status_code == 422 and "documents" in none_given.json()["error"]["message"]
     empty = client.post("/v1/verify", json={"text": "What happened?", "documents": [DOCUMENT]})
     assert empty.status_code == 200 and empty.json()["verdict"] == "empty"
 
