@@ -232,9 +232,11 @@ class Engine:
         """Remove an article. An uploaded file goes too once none of its articles is left:
         deleting is how a user takes a text off this server. Corpus files are the user's and
         stay."""
-        self.store.get_article(document_id)  # raises NotFound
-        path = self.store.file_of(document_id)
+        self.store.get_article(document_id)  # raises NotFound before waiting for a writer
         with self.store.writing(wait=INGEST_WAIT_SECONDS):
+            # Read again under the lock: a delete or re-upload may have landed while it waited.
+            self.store.get_article(document_id)
+            path = self.store.file_of(document_id)
             self.store.remove_articles([document_id])
             # An upload may sit on another replica's disk: its record goes, and that replica
             # removes the file at its next start (``recoverable``).
