@@ -103,3 +103,38 @@ def test_check_a_text_highlights_each_sentence_by_verdict(page: Page, serve: Ser
         checked.first.click()
         expect(page.locator("#detail blockquote").first).to_contain_text("geospatial satellite imagery")
         expect(page.locator("#detail")).to_contain_text("Business Insider")
+
+
+def test_check_a_text_marks_each_sentence_exactly_emoji_and_questions_included(
+    page: Page, serve: Serve, seeded: Engine
+) -> None:
+    """The API's offsets count characters; an emoji is two of JavaScript's units. A sentence
+    left unchecked (a question) is shown as such, not as plain text."""
+    supported = "China is providing Russia with geospatial satellite imagery for military use."
+    with serve() as running:
+        page.goto(running.url)
+        page.click("#tab-check")
+        page.fill("#draft", f"🇺🇦😀 Update 🚀🚀: {supported} China has sent Russia fighter jets. Is it true?")
+        page.click("#check-run")
+        checked = page.locator("#checked span[data-verdict]")
+        expect(checked).to_have_count(3, timeout=30_000)
+        assert checked.nth(1).inner_text() == "China has sent Russia fighter jets."
+        assert checked.first.inner_text().endswith("for military use.")
+        expect(checked.nth(2)).to_have_attribute("data-verdict", "not-checked")
+        expect(page.locator("#check-counts")).to_contain_text("1 not checked")
+
+
+def test_an_answer_cut_off_mid_stream_is_an_error_not_an_answer(
+    page: Page, serve: Serve, seeded: Engine
+) -> None:
+    cut = 'event: delta\ndata: {"text": "China is providing Russia with"}\n\n'  # then the connection ends
+    with serve() as running:
+        page.route(
+            "**/v1/chat",
+            lambda route: route.fulfill(status=200, content_type="text/event-stream", body=cut),
+        )
+        page.goto(running.url)
+        ask(page, QUESTION)
+        answer = page.locator(".msg").last
+        expect(answer).to_have_class(re.compile(r"\berror\b"), timeout=30_000)
+        expect(answer).to_contain_text("closed before the answer was complete")
