@@ -7,6 +7,7 @@ Everything stays within Slack's limits: 3000 characters per text, 50 blocks per 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -35,8 +36,16 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# The start of an escape ("&am") left at a cut: Slack would show it as it stands.
+_PARTIAL_ESCAPE = re.compile(r"&[a-z]{0,3}$")
+# The [n] markers (and the spaces before them) right after a sentence.
+_MARKERS_AFTER = re.compile(r"(?:\s*\[\d+\])*")
+
+
 def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    if len(text) <= limit:
+        return text
+    return _PARTIAL_ESCAPE.sub("", text[: limit - 1]).rstrip() + "…"
 
 
 def _split(text: str, limit: int = TEXT_LIMIT) -> list[str]:
@@ -45,7 +54,8 @@ def _split(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     while len(text) > limit:
         cut = max(text.rfind("\n", 0, limit), text.rfind(" ", 0, limit))
         if cut <= 0:
-            cut = limit
+            partial = _PARTIAL_ESCAPE.search(text[:limit])
+            cut = limit - (len(partial.group()) if partial else 0)
         pieces.append(text[:cut].rstrip())
         text = text[cut:].lstrip()
     if text:
@@ -93,9 +103,7 @@ def answer_text(answer: Answer) -> str:
         # The answer text holds each sentence followed by its [n] markers.
         at = text.find(escape(sentence.text)) if marker else -1
         if at >= 0:
-            end = at + len(escape(sentence.text))
-            while end < len(text) and (text[end] in " ]" or text[end].isdigit() or text[end] == "["):
-                end += 1
+            end = _MARKERS_AFTER.match(text, at + len(escape(sentence.text))).end()  # type: ignore[union-attr]
             text = text[:end].rstrip() + f" {marker} " + text[end:].lstrip()
     return text.strip()
 

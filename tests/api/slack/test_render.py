@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from api.slack import plain_text
-from api.slack.render import BLOCK_LIMIT, TEXT_LIMIT, render_answer
+from api.slack.render import BLOCK_LIMIT, TEXT_LIMIT, answer_text, render_answer
 from rag.models import Answer, Citation, Sentence
 from tests.api.slack.helpers import texts
 from tests.servers.slack_server import BOT_USER_ID
@@ -77,3 +77,22 @@ def test_render_refusal_and_degraded() -> None:
 def test_plain_text_undoes_slack_markup() -> None:
     raw = f"<@{BOT_USER_ID}> what did <@U0000002|ana> say about <https://x.test|AT&amp;T> in <#C1|news>?"
     assert plain_text(raw, BOT_USER_ID) == "what did @ana say about AT&T in #news?"
+
+
+def test_a_marker_goes_after_the_markers_not_into_a_sentence_starting_with_a_number() -> None:
+    answer = Answer(
+        answer="Russia got jets. [1] 30 jets arrived in May. [1]",
+        sentences=[
+            Sentence(text="Russia got jets.", citations=[1], supported=False, verdict="unsupported"),
+            Sentence(text="30 jets arrived in May.", citations=[1], supported=True),
+        ],
+        citations=[_citation(1)],
+        question="q",
+    )
+    assert answer_text(answer) == "Russia got jets. [1] ⚠ 30 jets arrived in May. [1]"
+
+
+def test_a_cut_never_splits_an_escape() -> None:
+    text, blocks = render_answer(Answer(answer="&" * 5001 + " [1].", citations=[_citation(1)]), "fid")
+    for piece in [text] + [b["text"]["text"] for b in blocks if b["type"] == "section"]:
+        assert not re.search(r"&[a-z]{0,3}(?:…|$)", piece), piece[-20:]
