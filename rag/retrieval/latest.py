@@ -13,6 +13,7 @@ from typing import Protocol
 
 from rag.models import Article, ArticleInfo, Filters, Passage
 from rag.retrieval.relative import relative_time
+from rag.store.vectors import day_bounds, source_key, timestamp
 from rag.text import sentence_spans, stems, terms
 
 # Words that ask for news without naming a topic, stemmed as ``terms`` stems the question's.
@@ -37,17 +38,18 @@ def names_only_a_period(question: str) -> bool:
 
 
 def newest(articles: Sequence[ArticleInfo], filters: Filters, limit: int) -> list[ArticleInfo]:
-    """The ``limit`` newest ``articles`` that ``filters`` keep (dated ones only)."""
-    sources = {s.strip().lower() for s in filters.source or []}
+    """The ``limit`` newest ``articles`` that ``filters`` keep (dated ones only), compared as the
+    keyword index's masks compare them, so the period ``relative_filters`` found articles in
+    yields them here."""
+    sources = {source_key(s) for s in filters.source or []}
     category = (filters.category or "").strip().lower()
+    lo, hi = day_bounds(filters)
     kept = []
     for a in articles:
-        if a.published_at is None:
+        when = timestamp(a.published_at)
+        if when < 0 or (lo is not None and when < lo) or (hi is not None and when > hi):
             continue
-        day = a.published_at.date()
-        if (filters.since and day < filters.since) or (filters.until and day > filters.until):
-            continue
-        if sources and (a.source or "").strip().lower() not in sources:
+        if sources and source_key(a.source) not in sources:
             continue
         if category and (a.category or "").strip().lower() != category:
             continue

@@ -27,6 +27,7 @@ from dateutil import parser as dateparser
 
 from rag.models import Filters
 from rag.retrieval.params import CLAUSE_MIN_WORDS, DATE_SLACK
+from rag.store.vectors import source_key
 from rag.text import content_words, plain_words
 
 Relation = Literal["on", "before", "after"]
@@ -169,7 +170,7 @@ class OutletIndex:
     """Finds corpus outlets named in free text; built once per set of sources."""
 
     def __init__(self, sources: list[str]) -> None:
-        self.names = {source.strip().lower(): source for source in sources}  # as filters match them
+        self.names = {source_key(source): source for source in sources}  # as filters match them
         self.by_alias: dict[str, set[str]] = {}
         for source in sources:
             for alias in aliases(source):
@@ -217,9 +218,9 @@ def unfiltered_outlets(filters: Filters | None, outlets: OutletIndex) -> list[st
     nearest outlet it does hold, as a misspelt filter most likely meant."""
     out = []
     for wanted in (filters.source or []) if filters else []:
-        if wanted.strip().lower() in outlets.names:
+        if source_key(wanted) in outlets.names:
             continue
-        near = get_close_matches(wanted.strip().lower(), list(outlets.names), n=1, cutoff=0.6)
+        near = get_close_matches(source_key(wanted), list(outlets.names), n=1, cutoff=0.6)
         out.append(f"“{wanted}”" + (f" (did you mean “{outlets.names[near[0]]}”?)" if near else ""))
     return out
 
