@@ -89,7 +89,7 @@ class PlainProgress(Progress):
         if self.every is None or time.monotonic() - self.last < self.every:
             return
         self.last = time.monotonic()
-        task = self._tasks[task_id]
+        task = next(t for t in self.tasks if t.id == task_id)
         done = f"{task.completed:,.0f}" + (f" of {task.total:,.0f}" if task.total else "")
         err.print(f"{task.description}: {done} ({task.elapsed or 0:,.0f} s)", highlight=False)
 
