@@ -134,9 +134,12 @@ class TextChecker:
         top_k: int | None = None,
     ) -> Verification:
         check_limits(text, documents)
-        every = sentence_spans(text)
-        spans = [(a, b) for a, b in every if checkable(text[a:b])]
-        skipped = [NotChecked(text=text[a:b], start=a, end=b) for a, b in every if (a, b) not in spans]
+        spans, skipped = [], []
+        for a, b in sentence_spans(text):
+            if checkable(text[a:b]):
+                spans.append((a, b))
+            else:
+                skipped.append(NotChecked(text=text[a:b], start=a, end=b))
         if not spans:
             return Verification(verdict="empty", counts=Counts(), sentences=[], not_checked=skipped)
         claims = [text[a:b] for a, b in spans]
