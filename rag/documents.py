@@ -2,8 +2,8 @@
 
 Supported: ``.txt`` / ``.md`` (incl. scraped pages: title line, ``OUTLET:`` prefix, date crumbs,
 stories separated by lone ``-`` lines), ``.html`` / ``.htm`` (trafilatura main-text extraction),
-``.pdf`` (pypdf), ``.json`` / ``.jsonl`` (records with ``body`` or ``text`` plus optional
-``title, source, author, published_at, url, category``).
+``.pdf`` (pypdf), ``.json`` / ``.jsonl`` / ``.csv`` / ``.tsv`` (article records, their field
+names read as ``rag.records`` lists them).
 
 Each article's ``text`` is what citation offsets point into; it is made of whole lines of the
 source file, so every quote also appears verbatim in the file (modulo whitespace).
@@ -17,16 +17,17 @@ import json
 import re
 import time
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from dateutil import parser as dateparser
 
+from rag import records
 from rag.errors import BadInput, UnreadableFile, UnsupportedFile
 from rag.models import Article
 
-SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".json", ".jsonl"}
+SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".json", ".jsonl", ".csv", ".tsv"}
 
 _OUTLET_PREFIX = re.compile(r"^([A-Z][A-Z0-9&'.\- ]{1,40}[A-Z0-9]):\s+(?=\S)")
 _MONTHS = (
@@ -88,12 +89,29 @@ def parse_date(value: Any) -> datetime | None:
         return None
     if isinstance(value, datetime):
         return value
+    epoch = _epoch(value)
+    if epoch is not None:
+        return epoch
     try:
         parsed = dateparser.parse(str(value))
     except (ValueError, OverflowError):
         return None
     # Offsets are dropped: dates are compared as the outlet's local publication time.
     return parsed.replace(tzinfo=None) if parsed else None
+
+
+def _epoch(value: Any) -> datetime | None:
+    """A Unix timestamp (seconds or milliseconds, as exports write them) as naive UTC."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    text = str(value).strip()
+    if not re.fullmatch(r"\d{9,13}(\.\d+)?", text):
+        return None
+    seconds = float(text) / (1000 if len(text.split(".")[0]) == 13 else 1)
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC).replace(tzinfo=None)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _outlet_name(raw: str) -> str:
@@ -245,36 +263,15 @@ def _load_pdf(path: Path, data: bytes) -> list[dict[str, Any]]:
     ]
 
 
-_RECORD_FIELDS = ("title", "source", "author", "published_at", "url", "category")
-
-
-def _records(path: Path, data: bytes) -> list[Any]:
-    text = _decode(data)
-    try:
-        if path.suffix.lower() == ".jsonl":
-            return [json.loads(line) for line in text.splitlines() if line.strip()]
-        parsed = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UnreadableFile(f"malformed JSON (line {exc.lineno}: {exc.msg})") from exc
-    if isinstance(parsed, dict):
-        for key in ("articles", "documents", "records", "data"):
-            if isinstance(parsed.get(key), list):
-                return list(parsed[key])
-        return [parsed]
-    if isinstance(parsed, list):
-        return parsed
-    raise UnreadableFile("JSON must hold an object or a list of objects")
-
-
-def _load_json(path: Path, data: bytes) -> list[dict[str, Any]]:
+def _load_records(path: Path, data: bytes) -> list[dict[str, Any]]:
     stories = []
-    for record in _records(path, data):
+    for record in records.read(path, _decode(data)):
         if not isinstance(record, dict):
             continue
-        body = record.get("body") or record.get("text") or record.get("content")
+        story = records.fields(record)
+        body = story["text"]
         if not isinstance(body, str) or not body.strip():
             continue
-        story: dict[str, Any] = {k: record.get(k) for k in _RECORD_FIELDS}
         story["text"] = body.strip()
         story["title"] = str(story["title"] or _short_title(body)).strip()
         story["published_at"] = parse_date(story["published_at"])
@@ -282,7 +279,9 @@ def _load_json(path: Path, data: bytes) -> list[dict[str, Any]]:
             story[key] = str(story[key]).strip() if story[key] not in (None, "") else None
         stories.append(story)
     if not stories:
-        raise UnreadableFile("no records with a non-empty 'body' or 'text' field")
+        raise UnreadableFile(
+            "no records with a non-empty text field (" + ", ".join(records.ALIASES["text"]) + ")"
+        )
     return stories
 
 
@@ -293,8 +292,10 @@ _LOADERS = {
     ".html": _load_html,
     ".htm": _load_html,
     ".pdf": _load_pdf,
-    ".json": _load_json,
-    ".jsonl": _load_json,
+    ".json": _load_records,
+    ".jsonl": _load_records,
+    ".csv": _load_records,
+    ".tsv": _load_records,
 }
 
 

@@ -30,7 +30,7 @@ def ingest(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Ingest articles (.txt .md .html .pdf .json .jsonl, or by URL); unchanged files and known
+    """Ingest articles (.txt .md .html .pdf .json .jsonl .csv .tsv, or by URL); unchanged files and known
     articles are skipped, syndicated copies of stored stories folded into them."""
     try:
         report = _ingest(targets, sync, as_json)

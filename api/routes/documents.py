@@ -45,7 +45,7 @@ async def _uploaded_files(request: Request) -> list[tuple[str, bytes]]:
 
 @router.post("", openapi_extra=_UPLOAD_BODY)
 async def add_documents(request: Request, engine: EngineDep) -> IngestReport:
-    """Ingest uploaded files (.txt .md .html .pdf .json .jsonl; multipart field `files`,
+    """Ingest uploaded files (.txt .md .html .pdf .json .jsonl .csv .tsv; multipart field `files`,
     repeatable) or one article as JSON `{title, body, source?, published_at?, url?}`.
     Uploading a file with the same name again updates its articles."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
