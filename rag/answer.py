@@ -19,6 +19,7 @@ from typing import Protocol
 
 import numpy as np
 
+from rag.answer_order import lead_index
 from rag.citations import REFUSAL, CitationChecker, citation, quoted_answer, refusal
 from rag.config import Settings
 from rag.embeddings import Embedder
@@ -213,6 +214,8 @@ class ExtractiveAnswerer:
         chosen = self.choose(question, passages, focus)
         if not chosen:
             return refusal(question)
+        first = lead_index(focus or question, [c.text for c in chosen])
+        chosen.insert(0, chosen.pop(first))
         # Each chosen sentence cites itself: a quote supported by what it is, so nothing is parsed
         # or checked again.
         return quoted_answer([_window(c, c.score) for c in chosen], question)

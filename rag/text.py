@@ -188,15 +188,20 @@ _NOT_NAMES = frozenset(
 # fmt: on
 
 
+def name_runs(text: str) -> list[list[str]]:
+    """``text``'s capitalised runs ("Sam Bankman-Fried"), each as its words lower-cased,
+    function words, days and months left out."""
+    runs = (
+        [w.lower() for w in run.group(0).split() if len(w) > 2 and w not in _NOT_NAMES]
+        for run in _NAME.finditer(text)
+    )
+    return [run for run in runs if run]
+
+
 def name_words(text: str) -> set[str]:
     """The words of ``text``'s capitalised runs, lower-cased, function words, days and months
     left out."""
-    return {
-        w.lower()
-        for run in _NAME.finditer(text)
-        for w in run.group(0).split()
-        if len(w) > 2 and w not in _NOT_NAMES
-    }
+    return {w for run in name_runs(text) for w in run}
 
 
 class TokenMemo(Generic[T]):
