@@ -48,13 +48,22 @@ _AFTER = re.compile(r"\b(?:after|since|following|later than)\s+(?:the\s+)?$", re
 # "an article by X", "a report from X", "a X article": the X a question attributes reporting to.
 _NAME = r"((?:The |the )?[A-Z][\w.&'’-]*(?: (?:of |&amp; |& )?[A-Z][\w.&'’-]*){0,4})"
 _ATTRIBUTED = [
-    re.compile(rf"\b(?:article|report|piece|story|coverage|analysis|review)s? (?:by|from|in) {_NAME}"),
-    re.compile(
-        rf"\b(?:according to|another (?:one )?(?:by|from|in)|(?:reported|published|discussed|"
+    re.compile(rf"\b(?i:article|report|piece|story|coverage|analysis|review)s? (?:by|from|in) {_NAME}"),
+    re.compile(  # (?i:...): "According to Reuters, ..." opens a question as often as it ends one
+        rf"\b(?i:according to|another (?:one )?(?:by|from|in)|(?:reported|published|discussed|"
         rf"highlighted|covered|detailed|presented|noted|mentioned|written) (?:by|in)) {_NAME}"
     ),
     re.compile(rf"\b[Aa]n? {_NAME}(?:'s)? (?:article|report|piece|story|review|analysis)"),
 ]
+
+
+# Words of a newspaper's or a channel's name, which tell "in Business Standard" from "in New York".
+_MASTHEAD = re.compile(
+    r"News|Times|Post|Journal|Herald|Guardian|Daily|Tribune|Gazette|Magazine|Weekly|Press|"
+    r"Telegraph|Independent|Mail|Express|Chronicle|Observer|Standard|Insider|Wire|Review|Reporter|"
+    r"Today|Mirror|Inquirer|Courier|Examiner|Register|Dispatch|Monitor|Record|Sentinel|Globe|Star|"
+    r"Sun|Line|Week|Economist|Business|Radio|TV|Network|Online|Digest|Bulletin"
+)
 
 
 # Where a multi-part question turns to its next part: "Which company, reported by X for ...,
@@ -220,9 +229,17 @@ def unfiltered_outlets(filters: Filters | None, outlets: OutletIndex) -> list[st
     for wanted in (filters.source or []) if filters else []:
         if source_key(wanted) in outlets.names:
             continue
-        near = get_close_matches(source_key(wanted), list(outlets.names), n=1, cutoff=0.6)
+        near = get_close_matches(source_key(wanted), list(outlets.names), n=1, cutoff=0.6) or [
+            key for key in outlets.names if _words_within(key, source_key(wanted))
+        ][:1]
         out.append(f"“{wanted}”" + (f" (did you mean “{outlets.names[near[0]]}”?)" if near else ""))
     return out
+
+
+def _words_within(a: str, b: str) -> bool:
+    """One name's words are all in the other's: "BBC" and "BBC News"."""
+    x, y = set(a.split()), set(b.split())
+    return bool(x and y) and (x <= y or y <= x)
 
 
 def unknown_outlets(text: str, outlets: OutletIndex, mentions: list[Mention]) -> list[str]:
@@ -237,9 +254,27 @@ def unknown_outlets(text: str, outlets: OutletIndex, mentions: list[Mention]) ->
                 continue
             if name.split()[-1].lower() in {"the", "an", "a"} or outlets.known(name):
                 continue
+            if _place_or_time(text, m.start(1), name, outlets):
+                continue
             if name not in out:
                 out.append(name)
     return out
+
+
+def _place_or_time(text: str, start: int, name: str, outlets: OutletIndex) -> bool:
+    """"reported in Italy", "published in March": after "in", a lone capitalised word is a place
+    or a month far more often than an outlet, which a question names "in the BBC", "in The
+    Economist", "in Business Standard"; a near spelling of a corpus outlet still counts."""
+    if not re.search(r"\bin\s+$", text[max(0, start - 4) : start]):
+        return False
+    if name.split()[0].lower() == "the" or get_close_matches(source_key(name), list(outlets.names), cutoff=0.8):
+        return False
+    words = name.split()
+    if re.fullmatch(_MONTHS, words[0]):
+        return True
+    if len(words) == 1:
+        return not name.isupper()  # "in Italy", not "in NPR"
+    return not any(_MASTHEAD.fullmatch(w) for w in words)  # "in New York", not "in Business Standard"
 
 
 def absent_names(text: str, mentions: list[Mention], words: frozenset[str]) -> list[str]:

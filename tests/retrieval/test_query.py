@@ -85,6 +85,30 @@ def test_unanswerable_signals() -> None:
     assert fine.unanswerable() is None
 
 
+def test_a_place_or_month_after_reported_in_is_not_taken_for_an_outlet() -> None:
+    """"Which earthquake was reported in Italy?" was refused: "holds no articles from Italy"."""
+    for question in (
+        "Which earthquake was reported in Italy?",
+        "What was reported in March about Nvidia?",
+        "Which storm was reported in September 2020?",
+        "What was published in New York about phones?",
+    ):
+        assert analyze(question, OUTLETS, words=WORDS).unknown_outlets == [], question
+    for question, name in (
+        ("What was discussed in the Guardian about phones?", "the Guardian"),
+        ("What was reported in Business Standard about Apple?", "Business Standard"),
+        ("What was reported in NPR about Apple?", "NPR"),
+        ("According to Bloomberg, which phones did Apple sell?", "Bloomberg"),
+    ):
+        assert analyze(question, OUTLETS, words=WORDS).unknown_outlets == [name], question
+
+
+def test_a_filter_naming_part_of_an_outlet_suggests_it() -> None:
+    outlets = OutletIndex(["BBC", "CNN", "Daily Mail"])
+    plan = analyze("What did Apple sell?", outlets, Filters(source=["BBC News"]), words=WORDS)
+    assert plan.unknown_outlets == ["“BBC News” (did you mean “BBC”?)"]
+
+
 def texts(question: str) -> list[str]:
     return [c.text for c in clauses(question)]
 
