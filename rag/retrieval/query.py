@@ -267,9 +267,9 @@ def _place_or_time(text: str, start: int, name: str, outlets: OutletIndex) -> bo
     Economist", "in Business Standard"; a near spelling of a corpus outlet still counts."""
     if not re.search(r"\bin\s+$", text[max(0, start - 4) : start]):
         return False
-    if name.split()[0].lower() == "the" or get_close_matches(source_key(name), list(outlets.names), cutoff=0.8):
-        return False
     words = name.split()
+    if words[0].lower() == "the" or get_close_matches(source_key(name), list(outlets.names), cutoff=0.8):
+        return False
     if re.fullmatch(_MONTHS, words[0]):
         return True
     if len(words) == 1:
