@@ -229,9 +229,10 @@ def unfiltered_outlets(filters: Filters | None, outlets: OutletIndex) -> list[st
     for wanted in (filters.source or []) if filters else []:
         if source_key(wanted) in outlets.names:
             continue
-        near = get_close_matches(source_key(wanted), list(outlets.names), n=1, cutoff=0.6) or [
-            key for key in outlets.names if _words_within(key, source_key(wanted))
-        ][:1]
+        near = (
+            get_close_matches(source_key(wanted), list(outlets.names), n=1, cutoff=0.6)
+            or [key for key in outlets.names if _words_within(key, source_key(wanted))][:1]
+        )
         out.append(f"“{wanted}”" + (f" (did you mean “{outlets.names[near[0]]}”?)" if near else ""))
     return out
 
@@ -262,7 +263,7 @@ def unknown_outlets(text: str, outlets: OutletIndex, mentions: list[Mention]) ->
 
 
 def _place_or_time(text: str, start: int, name: str, outlets: OutletIndex) -> bool:
-    """"reported in Italy", "published in March": after "in", a lone capitalised word is a place
+    """ "reported in Italy", "published in March": after "in", a lone capitalised word is a place
     or a month far more often than an outlet, which a question names "in the BBC", "in The
     Economist", "in Business Standard"; a near spelling of a corpus outlet still counts."""
     if not re.search(r"\bin\s+$", text[max(0, start - 4) : start]):

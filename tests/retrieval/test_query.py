@@ -86,7 +86,7 @@ def test_unanswerable_signals() -> None:
 
 
 def test_a_place_or_month_after_reported_in_is_not_taken_for_an_outlet() -> None:
-    """"Which earthquake was reported in Italy?" was refused: "holds no articles from Italy"."""
+    """ "Which earthquake was reported in Italy?" was refused: "holds no articles from Italy"."""
     for question in (
         "Which earthquake was reported in Italy?",
         "What was reported in March about Nvidia?",
