@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -127,19 +127,49 @@ def _punkt() -> object:
     return PunktTokenizer("english")
 
 
+# A sentence end with no space after it, as scraped pages join paragraphs ("damage.Italy is"),
+# which Punkt does not split: a paragraph read as one sentence is too long to quote.
+_JOINED = re.compile(r"(?<=[a-z]{2}[.!?])(?=[”’)\"]?[A-Z][a-z])")
+
+
+def _unjoined(text: str, a: int, b: int) -> Iterator[tuple[int, int]]:
+    for m in _JOINED.finditer(text, a, b):
+        if m.start() <= a:  # the lookbehind sees the previous sentence's end
+            continue
+        cut = m.start()
+        # A closing quote stays with its sentence: curly by its shape, straight by count.
+        if text[cut] in "”’)" or (text[cut] == '"' and text.count('"', a, cut) % 2 == 1):
+            cut += 1
+        yield a, cut
+        a = cut
+    yield a, b
+
+
 def sentence_spans(text: str, offset: int = 0) -> list[tuple[int, int]]:
     """(start, end) of each sentence of ``text``, shifted by ``offset``; whitespace trimmed."""
     spans: list[tuple[int, int]] = []
     tokenizer = _punkt()
     for line in _LINE.finditer(text):
-        for start, end in tokenizer.span_tokenize(line.group()):  # type: ignore[attr-defined]
-            a, b = line.start() + start, line.start() + end
-            piece = text[a:b]
-            lead = len(piece) - len(piece.lstrip())
-            trail = len(piece) - len(piece.rstrip())
-            if b - trail > a + lead:
-                spans.append((offset + a + lead, offset + b - trail))
+        pieces = [
+            piece
+            for start, end in tokenizer.span_tokenize(line.group())  # type: ignore[attr-defined]
+            for piece in _unjoined(text, line.start() + start, line.start() + end)
+        ]
+        for i in range(1, len(pieces)):  # Punkt cuts 'said "yes.' | '"Then': the quote closes
+            (pa, pb), (a, b) = pieces[i - 1], pieces[i]
+            if pb == a < b and text[a] == '"' and text.count('"', pa, pb) % 2 == 1:
+                pieces[i - 1], pieces[i] = (pa, pb + 1), (a + 1, b)
+        for a, b in pieces:
+            _trimmed(text, a, b, offset, spans)
     return spans
+
+
+def _trimmed(text: str, a: int, b: int, offset: int, spans: list[tuple[int, int]]) -> None:
+    piece = text[a:b]
+    lead = len(piece) - len(piece.lstrip())
+    trail = len(piece) - len(piece.rstrip())
+    if b - trail > a + lead:
+        spans.append((offset + a + lead, offset + b - trail))
 
 
 def split_sentences(text: str) -> list[str]:

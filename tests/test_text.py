@@ -5,7 +5,15 @@ from __future__ import annotations
 import bm25s
 import Stemmer
 
-from rag.text import content_words, keyword_tokens, numbers, plain_words, sentence_spans, topic_words
+from rag.text import (
+    content_words,
+    keyword_tokens,
+    numbers,
+    plain_words,
+    sentence_spans,
+    split_sentences,
+    topic_words,
+)
 
 SAMPLES = [
     "The Federal Reserve's chair said rates would stay high, according to Reuters.",
@@ -46,3 +54,16 @@ def test_topic_words_keep_case_and_drop_function_words() -> None:
 
 def test_plain_words_split_hyphens_and_accents() -> None:
     assert plain_words("Bankman-Fried, São Paulo") == ["bankman", "fried", "s", "o", "paulo"]
+
+
+def test_sentences_joined_without_a_space_are_split() -> None:
+    """Scraped pages join paragraphs ("damage.Italy"): read as one sentence, they were too
+    long for an answer to quote."""
+    text = 'No injuries were reported.Italy is prone to quakes. He said "yes."Then he left. The U.S. Army said.'
+    assert split_sentences(text) == [
+        "No injuries were reported.",
+        "Italy is prone to quakes.",
+        'He said "yes."',
+        "Then he left.",
+        "The U.S. Army said.",
+    ]
