@@ -12,19 +12,10 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from rag.models import Article, ArticleInfo, Filters, Passage
-from rag.retrieval.relative import relative_time
+from rag.retrieval.relative import GENERIC, relative_time
 from rag.store.vectors import day_bounds, source_key, timestamp
-from rag.text import sentence_spans, stems, terms
+from rag.text import sentence_spans, terms
 
-# Words that ask for news without naming a topic, stemmed as ``terms`` stems the question's.
-_GENERIC = set(
-    stems(
-        """what whats which any anything happen happened happening going go on new news newest latest
-        recent recently headline headlines story stories top update updates event events there been
-        has have had did do does is are was were me us tell give show list summary summarize
-        summarise brief briefing digest around world corpus article articles today s""".split()  # noqa: SIM905
-    )
-)
 LEAD_MIN_WORDS = 6  # a shorter first sentence is a dateline or a byline: the next one leads
 
 
@@ -34,7 +25,7 @@ def names_only_a_period(question: str) -> bool:
     if match is None:
         return False
     rest = question[: match.start()] + " " + question[match.end() :]
-    return terms(rest) <= _GENERIC
+    return terms(rest) <= GENERIC
 
 
 def newest(articles: Sequence[ArticleInfo], filters: Filters, limit: int) -> list[ArticleInfo]:

@@ -1,6 +1,7 @@
-"""Relative time in questions ("what happened this week", "the latest on X", "since Monday"): the
-period it names, resolved against the day the question is asked "as of" (``Filters.as_of``,
-default today), becomes a publication-date filter.
+"""Periods in questions: relative time ("what happened this week", "the latest on X", "since
+Monday"), resolved against the day the question is asked "as of" (``Filters.as_of``, default
+today), and a named month or year the articles were published in ("reported in March 2020",
+"What happened in 2019?"), become a publication-date filter.
 
 Only where the corpus holds articles in that period: "the latest" asked of a corpus that ends
 earlier (MultiHop-RAG's 2023 articles asked about today) keeps the whole corpus, so the question
@@ -17,6 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from rag.models import Filters
+from rag.text import stems, terms
 
 _DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _RELATIVE = re.compile(
@@ -27,7 +29,30 @@ _RELATIVE = re.compile(
     r"|(?P<recent>recent(?:ly)?|latest|lately|most recent))\b",
     re.I,
 )
+_MONTHS = (
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december",
+)
+# A named month or year: "in March 2020", "during 2019", "published in Sept. 2020". A question
+# dates events as often as articles ("what Google spent in 2021", reported in 2023), so such a
+# period filters publication dates only after a verb of reporting, or when the question asks
+# about nothing else ("What happened in March 2020?").
+_ABSOLUTE = re.compile(
+    r"\b(?P<reported>(?:reported|published|written|covered|posted|in the news)\s+)?"
+    rf"(?:in|during|from)\s+(?:(?P<month>{'|'.join(_MONTHS)}|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|"
+    r"nov|dec)\.?,?\s+)?(?P<year>(?:19|20)\d{2})\b",
+    re.I,
+)
 DAYS_IN = {"day": 1, "week": 7, "month": 30, "year": 365}
+# Words that ask for news without naming a topic, stemmed as ``terms`` stems the question's.
+GENERIC = set(
+    stems(
+        """what whats which any anything happen happened happening going go on new news newest latest
+        recent recently headline headlines story stories top update updates event events there been
+        has have had did do does is are was were me us tell give show list summary summarize
+        summarise brief briefing digest around world corpus article articles today s""".split()  # noqa: SIM905
+    )
+)
 RECENT_DAYS = 30  # how far back "recently" and "the latest" reach
 
 
@@ -44,7 +69,8 @@ def relative_window(question: str, as_of: date) -> tuple[date, date] | None:
     - "this week", "the past week", "the last 3 days": that many days up to ``as_of``;
     - "recently", "latest": the RECENT_DAYS up to ``as_of``;
     - "this month", "this year": from its first day; "last week" (Monday to Sunday), "last
-      month", "last year": the whole previous one.
+      month", "last year": the whole previous one;
+    - "reported in March 2020", "What happened in 2019?": that month or year.
     """
     m = relative_time(question)
     if m is None:
@@ -57,6 +83,12 @@ def relative_window(question: str, as_of: date) -> tuple[date, date] | None:
 
 def _window(m: re.Match[str], as_of: date) -> tuple[date, date]:
     g = {key: (value or "").lower() for key, value in m.groupdict().items()}
+    if "year" in g:  # a named month or year
+        year = int(g["year"])
+        if not g["month"]:
+            return date(year, 1, 1), date(year, 12, 31)
+        first = date(year, [m[:3] for m in _MONTHS].index(g["month"][:3]) + 1, 1)
+        return first, (first + timedelta(days=31)).replace(day=1) - timedelta(days=1)
     if g["day"]:
         day = as_of - timedelta(days=1 if g["day"] in ("yesterday", "last night") else 0)
         return day, day
@@ -78,8 +110,17 @@ def _window(m: re.Match[str], as_of: date) -> tuple[date, date]:
 
 
 def relative_time(question: str) -> re.Match[str] | None:
-    """Where the question names a relative time (its first, outside a name), if it does."""
-    return next((m for m in _RELATIVE.finditer(question) if not _in_a_name(question, m.start())), None)
+    """Where the question names a period (its first relative time outside a name, else a month
+    or year it dates the articles by), if it does."""
+    found = next((m for m in _RELATIVE.finditer(question) if not _in_a_name(question, m.start())), None)
+    if found is not None:
+        return found
+    named = _ABSOLUTE.search(question)
+    if named is None:
+        return None
+    rest = question[: named.start()] + " " + question[named.end() :]
+    return named if named.group("reported") or terms(rest) <= GENERIC else None
+
 
 
 def _in_a_name(question: str, start: int) -> bool:

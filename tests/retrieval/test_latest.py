@@ -11,6 +11,7 @@ import pytest
 from rag.engine import Engine
 from rag.models import Filters
 from rag.retrieval.latest import names_only_a_period
+from rag.retrieval.relative import relative_window
 
 STORIES = [
     (
@@ -45,6 +46,10 @@ STORIES = [
         ("What is the latest on the storm?", False),
         ("What did USA Today report?", False),  # a name, not a time
         ("What happened?", False),  # no period
+        ("What happened in March 2024?", True),
+        ("news from Feb. 2024", True),
+        ("What happened in 2023?", True),
+        ("What did the council spend in 2023?", False),  # a topic, and the year dates an event
     ],
 )
 def test_a_question_naming_only_a_period(question: str, expected: bool) -> None:
@@ -87,3 +92,16 @@ def test_a_summary_of_a_period_draws_on_its_stories(dated: Engine) -> None:
     assert {s.title for s in summary.sources} == {"Ferry service resumes", "Storm floods the harbor bridge"}
     assert summary.key_points and summary.coverage.articles == 2
     assert not [gap for gap in summary.gaps if "No evidence found about" in gap]  # "week" is no topic
+
+
+def test_a_named_month_is_answered_by_its_stories(dated: Engine) -> None:
+    """"What happened in March 2024?" cited February's budget story first, by relevance to nothing."""
+    answer = dated.ask("What happened in March 2024?")
+    assert [c.title for c in answer.citations] == ["Ferry service resumes", "Storm floods the harbor bridge"]
+
+
+def test_a_month_after_a_verb_of_reporting_filters_a_topic_question(dated: Engine) -> None:
+    hits = dated.search("Which budget vote was reported in February 2024?", k=5)
+    assert hits and {p.title for p in hits} == {"Council votes on budget"}
+    # The same words dating an event, not an article, filter nothing.
+    assert relative_window("What did the council spend in 2023?", date(2024, 3, 8)) is None
