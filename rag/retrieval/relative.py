@@ -30,8 +30,18 @@ _RELATIVE = re.compile(
     re.I,
 )
 _MONTHS = (
-    "january", "february", "march", "april", "may", "june", "july", "august", "september",
-    "october", "november", "december",
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
 )
 # A named month or year: "in March 2020", "during 2019", "published in Sept. 2020". A question
 # dates events as often as articles ("what Google spent in 2021", reported in 2023), so such a
@@ -120,7 +130,6 @@ def relative_time(question: str) -> re.Match[str] | None:
         return None
     rest = question[: named.start()] + " " + question[named.end() :]
     return named if named.group("reported") or terms(rest) <= GENERIC else None
-
 
 
 def _in_a_name(question: str, start: int) -> bool:

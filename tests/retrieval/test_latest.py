@@ -95,7 +95,7 @@ def test_a_summary_of_a_period_draws_on_its_stories(dated: Engine) -> None:
 
 
 def test_a_named_month_is_answered_by_its_stories(dated: Engine) -> None:
-    """"What happened in March 2024?" cited February's budget story first, by relevance to nothing."""
+    """ "What happened in March 2024?" cited February's budget story first, by relevance to nothing."""
     answer = dated.ask("What happened in March 2024?")
     assert [c.title for c in answer.citations] == ["Ferry service resumes", "Storm floods the harbor bridge"]
 
