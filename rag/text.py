@@ -129,7 +129,7 @@ def _punkt() -> object:
 
 # A sentence end with no space after it, as scraped pages join paragraphs ("damage.Italy is"),
 # which Punkt does not split: a paragraph read as one sentence is too long to quote.
-_JOINED = re.compile(r"(?<=[a-z]{2}[.!?])(?=[”’)\"]?[A-Z][a-z])")
+_JOINED = re.compile(r"(?:(?<=[a-z]{2}[.!?])|(?<=[a-z][\"”’)][.!?]))(?=[”’)\"]?[A-Z][a-z])")
 
 
 def _unjoined(text: str, a: int, b: int) -> Iterator[tuple[int, int]]:

@@ -60,11 +60,13 @@ def test_sentences_joined_without_a_space_are_split() -> None:
     """Scraped pages join paragraphs ("damage.Italy"): read as one sentence, they were too
     long for an answer to quote."""
     text = 'No injuries were reported.Italy is prone to quakes. He said "yes."Then he left. '
-    text += "The U.S. Army said."
+    text += 'The U.S. Army said. It was "fairly shallow".Italy is prone to quakes.'
     assert split_sentences(text) == [
         "No injuries were reported.",
         "Italy is prone to quakes.",
         'He said "yes."',
         "Then he left.",
         "The U.S. Army said.",
+        'It was "fairly shallow".',
+        "Italy is prone to quakes.",
     ]
