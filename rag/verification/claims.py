@@ -126,6 +126,10 @@ def _values(reading: Reading, raw: list[str]) -> list[Value]:
     values: list[Value] = []
     words, spans = reading.words, reading.spans
     for i, word in enumerate(words):
+        if i and _in_a_model_name(reading.text, spans[i]):
+            # "Su-24", "F-16": one value, the model, not a count or a day ("Su-24 ... 24 November")
+            values.append(Value("number", f"{words[i - 1]}-{word}", spans[i - 1][0], spans[i][1], i - 1, i))
+            continue
         if word[0].isdigit() or (word in NUMBER_WORDS and word not in ("first", "second", "one")):
             near_month = any(words[j] in _MONTH_WORDS for j in (i - 1, i + 1) if 0 <= j < len(words))
             kind = "date" if _YEAR.fullmatch(word) or near_month else "number"
@@ -134,6 +138,13 @@ def _values(reading: Reading, raw: list[str]) -> list[Value]:
             values.append(Value("date", word[:3], *spans[i], i, i))
     values.extend(_names(reading, raw))
     return sorted(values, key=lambda v: v.start)
+
+
+def _in_a_model_name(text: str, span: tuple[int, int]) -> bool:
+    """Whether the digits at ``span`` are joined by a hyphen to the letters before them."""
+    start = span[0]
+    joined = start >= 2 and text[start - 1] == "-" and text[start - 2].isalpha()
+    return joined and text[start : start + 1].isdigit()
 
 
 def _month(words: list[str], i: int) -> bool:

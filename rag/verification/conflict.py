@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 
 from rag.text import function_words
-from rag.verification.claims import Reading, Value, negates
+from rag.verification.claims import MONTHS, Reading, Value, negates
 from rag.verification.evidence import Alignment, Pool
 
 # The share of the claim's other content (idf-weighted) the sentence must hold before a value
@@ -81,7 +81,9 @@ def _said(value: Value, sentence: Reading) -> bool:
 
 
 def _value_conflict(claim: Reading, sentence: Reading, index: int) -> Found | None:
-    claimed = {v.key for v in claim.values} | set(claim.words)
+    # What the claim states elsewhere is no rival: its values and its words, but not the digits
+    # of a name ("Su-24" does not state 24 November).
+    claimed = {v.key for v in claim.values} | {w for w in claim.words if not w[0].isdigit()}
     for value in claim.values:
         if "unk" in value.key.split() or _said(value, sentence):
             continue
@@ -115,7 +117,12 @@ def _context(claim: Reading, value: Value, sentence: Reading, rival: Value) -> i
             for d in (1, 2)
             if v.last + d < len(reading.stems)
         ]
-        return {(side, stem) for side, word, stem in before + after if word not in stop}
+        # A day beside its month on either side: "19 March" stands where "March 29" does.
+        return {
+            (0 if v.kind == "date" and word in MONTHS else side, stem)
+            for side, word, stem in before + after
+            if word not in stop
+        }
 
     return len(around(claim, value) & around(sentence, rival))
 
@@ -129,6 +136,7 @@ def _with_unit(claim: Reading, value: Value, sentence: Reading, rival: Value) ->
         and a < len(claim.words)
         and b < len(sentence.words)
         and claim.stems[a] == sentence.stems[b]
+        and claim.words[a] not in function_words()
     ):
         return (value.start, claim.spans[a][1]), (rival.start, sentence.spans[b][1])
     return (value.start, value.end), (rival.start, rival.end)

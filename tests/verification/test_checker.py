@@ -65,6 +65,30 @@ def test_a_swapped_number_is_contradicted_with_both_values(checker: ClaimChecker
     assert conflict.evidence_text in conflict.evidence.text
 
 
+JET = "Kayahan was born on March 29, 1949. The Su-24 was shot down by F-16 fighters on 24 November."
+
+
+@pytest.mark.parametrize(
+    ("claim", "claimed", "stated"),
+    [
+        ("Kayahan was born on 19 March 1949.", "19", "29"),  # day before the month, as the British write it
+        ("The Su-24 was shot down by F-16 fighters on 14 November.", "14", "24"),  # "24" of Su-24 is no day
+        ("The Su-25 was shot down by F-16 fighters on 24 November.", "Su-25", "Su-24"),
+    ],
+)
+def test_a_changed_date_or_model_is_contradicted(
+    checker: ClaimChecker, claim: str, claimed: str, stated: str
+) -> None:
+    result = judge(checker, claim, [Evidence(JET)])
+    assert result.verdict is Verdict.CONTRADICTED
+    assert result.conflict is not None
+    assert (result.conflict.claim_text, result.conflict.evidence_text) == (claimed, stated)
+
+
+def test_the_same_date_written_the_other_way_is_supported(checker: ClaimChecker) -> None:
+    assert judge(checker, "Kayahan was born on 29 March 1949.", [Evidence(JET)]).verdict is Verdict.SUPPORTED
+
+
 def test_a_negation_flip_is_contradicted(checker: ClaimChecker) -> None:
     claim = "The carmaker approved a proposal from the United Auto Workers union to keep the plant open."
     result = judge(checker, claim)
