@@ -95,3 +95,12 @@ def test_progress_away_from_a_terminal_is_plain_lines(capsys: pytest.CaptureFixt
     quiet = PlainProgress(disable=True, every=None)  # --json: nothing at all
     quiet.update(quiet.add_task("x", total=2), completed=1)
     assert capsys.readouterr().err == ""
+
+
+def test_data_dir_may_follow_the_command(corpus_dir: Path, tmp_path: Path) -> None:
+    """`rag ingest corpus --data-dir d` failed with "No such option: --data-dir"."""
+    added = rag("ingest", str(corpus_dir), "--data-dir", "elsewhere", "--json", cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    assert (tmp_path / "elsewhere").is_dir() and not (tmp_path / "data").exists()
+    listed = rag("documents", "--json", "--data-dir=elsewhere", cwd=tmp_path)
+    assert len(json.loads(listed.stdout)) == 5
