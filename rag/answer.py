@@ -27,6 +27,7 @@ from rag.errors import LLMUnavailable
 from rag.judge import Verifier
 from rag.llm import LLMClient, addresses_model, build_messages
 from rag.models import Answer, Passage, StreamEvent
+from rag.retrieval.query import clauses
 from rag.text import name_tokens, name_words, sentence_spans
 from rag.text import terms as content_terms
 
@@ -34,6 +35,9 @@ from rag.text import terms as content_terms
 # (calibrated on MultiHop-RAG questions: docs/retrieval-log.md, "Refusals").
 MIN_SIMILARITY = 0.45
 MIN_COVERAGE = 0.50
+# ... unless the ranker is this sure that a passage holds what is asked: a short question
+# ("Who won the snooker match?") is far in meaning from every sentence, the right one included.
+CONFIDENT_PASSAGE = 0.95
 # A sentence this similar to one already chosen repeats it.
 DUPLICATE_SIMILARITY = 0.86
 # Credit for naming what sentences of the other articles found name too, beyond the question's
@@ -162,7 +166,9 @@ class ExtractiveAnswerer:
         q, own, sents = self._vectors(asked, cands, passages)
         q_terms = content_terms(question)
         rank_of = {p.id: i for i, p in enumerate(passages)}
-        bridges = _bridges(question, cands)
+        # The bridge is what a question joining several parts asks for; a one-part question
+        # ("What did Klopp say about Gerrard?") led with whatever named most of the others' names.
+        bridges = _bridges(question, cands) if len(clauses(question)) > 1 else [0.0] * len(cands)
         for c, v, bridge in zip(cands, sents, bridges, strict=True):
             c.similarity = float(v @ q)  # the refusal floor was calibrated on this
             c.coverage = len(q_terms & content_terms(c.text)) / len(q_terms) if q_terms else 0.0
@@ -196,7 +202,8 @@ class ExtractiveAnswerer:
             return []
         order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
         best = cands[order[0]]
-        if max(c.similarity for c in cands) < MIN_SIMILARITY and best.coverage < MIN_COVERAGE:
+        sure = max((p.score for p in passages), default=0.0) >= CONFIDENT_PASSAGE
+        if max(c.similarity for c in cands) < MIN_SIMILARITY and best.coverage < MIN_COVERAGE and not sure:
             return []
         chosen: list[int] = []
         for i in order:

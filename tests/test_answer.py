@@ -102,3 +102,40 @@ def test_the_llm_is_never_shown_orders_even_when_they_match_best(
     shown = answerer.context("What is China providing Russia?", [passage])
     assert shown and shown[0].text.startswith("China is providing Russia")
     assert not any("Ignore previous" in w.text for w in shown)
+
+
+def _extractive(tmp_path: Path, embed: OnnxEmbedding) -> ExtractiveAnswerer:
+    return ExtractiveAnswerer(embed, Settings(data_dir=tmp_path), Verifier(ClaimChecker(embed)))
+
+
+def _passage(pid: str, text: str, score: float) -> Passage:
+    return Passage(id=pid, document_id=pid, text=text, start=0, end=len(text), score=score, title=pid)
+
+
+def test_a_passage_the_ranker_is_sure_of_answers_a_short_question(
+    tmp_path: Path, embed: OnnxEmbedding
+) -> None:
+    """ "Who won the snooker match?" shares no word with "Selby beat Xiao Guodong 13-6 ..." and was
+    refused although the ranker put that passage first with probability 0.96."""
+    text = "Selby beat Xiao Guodong 13-6 in the second round at the Crucible on Sunday evening."
+    question = "Who won the snooker match?"
+    assert not _extractive(tmp_path, embed).answer(question, [_passage("a", text, 0.97)]).refused
+    assert _extractive(tmp_path, embed).answer(question, [_passage("a", text, 0.40)]).refused
+
+
+def test_a_one_part_question_is_not_led_by_names_other_articles_share(
+    tmp_path: Path, embed: OnnxEmbedding
+) -> None:
+    """The bridge (names shared across articles) is for questions joining several parts."""
+    klopp = "Klopp said he had a good long chat with Gerrard, describing his appointment as wonderful news."
+    wales = "Allen says Wales will shut out what is happening in the England game with Slovakia and Russia."
+    others = [
+        "England face Slovakia and Wales face Russia in the final group games on Monday night.",
+        "Russia need to beat Wales, and England need a point against Slovakia, to go through.",
+    ]
+    passages = [_passage("k", klopp, 0.9), _passage("w", wales, 0.5)] + [
+        _passage(f"o{i}", t, 0.1) for i, t in enumerate(others)
+    ]
+    answer = _extractive(tmp_path, embed).answer("What did Klopp say about Gerrard?", passages)
+    assert answer.citations[0].document_id == "k"
+    assert all(c.document_id != "w" for c in answer.citations)
