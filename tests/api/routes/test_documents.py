@@ -54,6 +54,19 @@ def test_every_file_of_an_upload_is_ingested(fresh: httpx.Client) -> None:
     assert titles == {"Harbor Town opens floating solar farm", "Millbrook Town opens floating solar farm"}
 
 
+def test_a_csv_export_is_uploaded_with_its_outlets_and_dates(fresh: httpx.Client) -> None:
+    table = (
+        "headline,publication,date,content\n"
+        'Ferry returns,Harbor News,2024-03-07,"The ferry ran again on Thursday, after two weeks of repairs."\n'
+    )
+    r = upload(fresh, ("export.csv", table.encode()))
+    assert r.status_code == 200, r.text
+    [added] = IngestReport.model_validate(r.json()).added
+    doc = Article.model_validate(fresh.get(f"/v1/documents/{added}").json())
+    assert (doc.title, doc.source) == ("Ferry returns", "Harbor News")
+    assert doc.published_at is not None and doc.published_at.date().isoformat() == "2024-03-07"
+
+
 def test_json_document_round_trip(fresh: httpx.Client) -> None:
     body = {
         "title": "Council approves bike lanes",
