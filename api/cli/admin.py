@@ -81,7 +81,7 @@ def rebuild(
         console.print(f"[yellow]The catalog was damaged; set aside as {moved}.[/]", highlight=False)
         built = run(lambda: Engine(config))
     try:
-        with progress_bar(quiet=False) as bar:
+        with progress_bar() as bar:
             task = bar.add_task("Rebuilding", total=None)
             report = run(
                 lambda: built.rebuild(paths or [], lambda d, t, w: bar.update(task, completed=d, total=t))
@@ -146,7 +146,7 @@ def eval_multihop(
     """MultiHop-RAG with the paper's protocol: Hits@10/@4, MRR@10, MAP@10, evidence recall, refusals."""
     from rag.evaluate import run_multihop
 
-    with progress_bar(quiet=as_json) as bar:
+    with progress_bar() as bar:
         task = bar.add_task("Indexing the corpus", total=None)
         result = run(
             lambda: run_multihop(

@@ -55,7 +55,7 @@ def ingest(
 def _ingest(targets: list[str], sync: bool, as_json: bool) -> IngestReport:
     from rag.feeds.service import is_url
 
-    with engine() as built, progress_bar(quiet=as_json) as bar:
+    with engine() as built, progress_bar() as bar:
         task = bar.add_task("Reading files and URLs", total=None)
 
         def progress(done: int, total: int, what: str) -> None:

@@ -92,7 +92,7 @@ def test_progress_away_from_a_terminal_is_plain_lines(capsys: pytest.CaptureFixt
     task = bar.add_task("Embedding articles", total=300)
     bar.update(task, completed=80)
     assert "Embedding articles: 80 of 300" in capsys.readouterr().err
-    quiet = PlainProgress(disable=True, every=None)  # --json: nothing at all
+    quiet = PlainProgress(disable=True, every=None)  # on a terminal Rich draws the bar instead
     quiet.update(quiet.add_task("x", total=2), completed=1)
     assert capsys.readouterr().err == ""
 
