@@ -48,9 +48,9 @@ _AFTER = re.compile(r"\b(?:after|since|following|later than)\s+(?:the\s+)?$", re
 # "an article by X", "a report from X", "a X article": the X a question attributes reporting to.
 _NAME = r"((?:The |the )?[A-Z][\w.&'’-]*(?: (?:of |&amp; |& )?[A-Z][\w.&'’-]*){0,4})"
 _ATTRIBUTED = [
-    re.compile(rf"\b(?i:article|report|piece|story|coverage|analysis|review)s? (?:by|from|in) {_NAME}"),
-    re.compile(  # (?i:...): "According to Reuters, ..." opens a question as often as it ends one
-        rf"\b(?i:according to|another (?:one )?(?:by|from|in)|(?:reported|published|discussed|"
+    re.compile(rf"\b(?:article|report|piece|story|coverage|analysis|review)s? (?:by|from|in) {_NAME}"),
+    re.compile(  # lower case: "According to the CDC, ..." opening a question is rarely an outlet
+        rf"\b(?:according to|another (?:one )?(?:by|from|in)|(?:reported|published|discussed|"
         rf"highlighted|covered|detailed|presented|noted|mentioned|written) (?:by|in)) {_NAME}"
     ),
     re.compile(rf"\b[Aa]n? {_NAME}(?:'s)? (?:article|report|piece|story|review|analysis)"),
@@ -229,9 +229,8 @@ def unfiltered_outlets(filters: Filters | None, outlets: OutletIndex) -> list[st
     for wanted in (filters.source or []) if filters else []:
         if source_key(wanted) in outlets.names:
             continue
-        near = (
+        near = [key for key in outlets.names if _words_within(key, source_key(wanted))][:1] or (
             get_close_matches(source_key(wanted), list(outlets.names), n=1, cutoff=0.6)
-            or [key for key in outlets.names if _words_within(key, source_key(wanted))][:1]
         )
         out.append(f"“{wanted}”" + (f" (did you mean “{outlets.names[near[0]]}”?)" if near else ""))
     return out
