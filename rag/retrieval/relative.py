@@ -120,16 +120,17 @@ def _window(m: re.Match[str], as_of: date) -> tuple[date, date]:
 
 
 def relative_time(question: str) -> re.Match[str] | None:
-    """Where the question names a period (its first relative time outside a name, else a month
-    or year it dates the articles by), if it does."""
+    """Where the question names a period, if it does: a month or year it dates the articles by
+    (which wins over "the latest": "the latest news in March 2020"), else its first relative
+    time outside a name."""
     found = next((m for m in _RELATIVE.finditer(question) if not _in_a_name(question, m.start())), None)
-    if found is not None:
-        return found
     named = _ABSOLUTE.search(question)
-    if named is None:
-        return None
-    rest = question[: named.start()] + " " + question[named.end() :]
-    return named if named.group("reported") or terms(rest) <= GENERIC else None
+    if named is not None:
+        rest = question[: named.start()] + " " + question[named.end() :]
+        latest = found is not None and bool(found.group("recent")) and bool(named.group("month"))
+        if named.group("reported") or latest or terms(rest) <= GENERIC:
+            return named
+    return found
 
 
 def _in_a_name(question: str, start: int) -> bool:

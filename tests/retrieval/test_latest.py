@@ -103,5 +103,7 @@ def test_a_named_month_is_answered_by_its_stories(dated: Engine) -> None:
 def test_a_month_after_a_verb_of_reporting_filters_a_topic_question(dated: Engine) -> None:
     hits = dated.search("Which budget vote was reported in February 2024?", k=5)
     assert hits and {p.title for p in hits} == {"Council votes on budget"}
-    # The same words dating an event, not an article, filter nothing.
+    # A named month wins over "the latest"; the same words dating an event filter nothing.
+    march = (date(2024, 3, 1), date(2024, 3, 31))
+    assert relative_window("What was the latest on the storm in March 2024?", date(2024, 12, 1)) == march
     assert relative_window("What did the council spend in 2023?", date(2024, 3, 8)) is None
