@@ -107,7 +107,8 @@ def _epoch(value: Any) -> datetime | None:
     text = str(value).strip()
     if not re.fullmatch(r"\d{9,13}(\.\d+)?", text):
         return None
-    seconds = float(text) / (1000 if len(text.split(".")[0]) == 13 else 1)
+    # Seconds past 1e11 would be after the year 5000: such a number counts milliseconds.
+    seconds = float(text) / (1000 if float(text) >= 1e11 else 1)
     try:
         return datetime.fromtimestamp(seconds, tz=UTC).replace(tzinfo=None)
     except (OverflowError, OSError, ValueError):
@@ -274,7 +275,8 @@ def _load_records(path: Path, data: bytes) -> list[dict[str, Any]]:
             continue
         story["text"] = body.strip()
         story["title"] = str(story["title"] or _short_title(body)).strip()
-        story["published_at"] = parse_date(story["published_at"])
+        dates = (parse_date(value) for value in records.candidates(record, "published_at"))
+        story["published_at"] = next((d for d in dates if d is not None), None)
         for key in ("source", "author", "url", "category"):
             story[key] = str(story[key]).strip() if story[key] not in (None, "") else None
         stories.append(story)

@@ -68,8 +68,9 @@ def _key(name: str) -> str:
     return name.lower().replace("_", "").replace("-", "").replace(" ", "")
 
 
-def _scalar(value: Any) -> Any:
-    """A nested value as text: NewsAPI's ``{"id", "name"}`` source, a list of authors or tags."""
+def _scalar(value: Any, joiner: str = ", ") -> Any:
+    """A nested value as text: NewsAPI's ``{"id", "name"}`` source, a list of authors or tags
+    (a list of paragraphs, for the text, joined by ``joiner``)."""
     if isinstance(value, dict):
         for name in ("name", "title", "value", "id"):
             if value.get(name) not in (None, ""):
@@ -77,28 +78,30 @@ def _scalar(value: Any) -> Any:
         return None
     if isinstance(value, list):
         parts = [str(_scalar(v)) for v in value if _scalar(v) not in (None, "")]
-        return ", ".join(parts) or None
+        return joiner.join(parts) or None
     return value
 
 
-def fields(record: dict[str, Any]) -> dict[str, Any]:
-    """The record's ``text, title, source, author, published_at, url, category`` (raw values)."""
+def candidates(record: dict[str, Any], field: str) -> list[Any]:
+    """Every value ``record`` holds for ``field``, in the order of its names: a caller that
+    cannot use the first (a CMS's ``"published": true``) tries the next (``"date"``)."""
     by_key = {_key(str(k)): v for k, v in record.items()}
-    found: dict[str, Any] = {}
-    for field, names in ALIASES.items():
-        value = None
-        for name in names:
-            value = _scalar(by_key.get(name))
-            if value not in (None, ""):
-                break
-        found[field] = value
-    return found
+    joiner = "\n\n" if field == "text" else ", "
+    values = (_scalar(by_key.get(name), joiner) for name in ALIASES[field])
+    return [v for v in values if v not in (None, "")]
+
+
+def fields(record: dict[str, Any]) -> dict[str, Any]:
+    """The record's ``text, title, source, author, published_at, url, category`` (the first
+    value of each; ``candidates`` has them all)."""
+    return {field: next(iter(candidates(record, field)), None) for field in ALIASES}
 
 
 def _container(parsed: dict[str, Any]) -> list[Any]:
-    for key, value in parsed.items():
-        if _key(key) in CONTAINERS and isinstance(value, list):
-            return list(value)
+    by_key = {_key(str(k)): v for k, v in parsed.items()}
+    for name in CONTAINERS:  # in this order, whatever the file's order
+        if isinstance(by_key.get(name), list):
+            return list(by_key[name])
     return [parsed]
 
 
@@ -106,8 +109,14 @@ def _table(text: str, delimiter: str) -> list[dict[str, Any]]:
     # An article body is longer than the csv module's default field limit (128 KiB).
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
     try:
-        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-        if not reader.fieldnames or len(reader.fieldnames) < 2:
+        # A TSV quotes nothing: a field opening with '"' is text, not the start of a quoted one.
+        stream = io.StringIO(text, newline="")
+        if delimiter == "\t":
+            reader = csv.DictReader(stream, delimiter="\t", quoting=csv.QUOTE_NONE)
+        else:
+            reader = csv.DictReader(stream, delimiter=delimiter)
+        names = [_key(str(n)) for n in reader.fieldnames or []]
+        if not any(n in ALIASES["text"] for n in names) and len(names) < 2:
             raise UnreadableFile("a table needs a header row naming its columns (e.g. title,body)")
         return [row for row in reader]
     except csv.Error as exc:

@@ -83,3 +83,27 @@ def test_a_table_that_cannot_be_read_is_skipped_with_the_reason(
 ) -> None:
     with pytest.raises(UnreadableFile, match=reason):
         _load(tmp_path, name, data)
+
+
+def test_a_field_that_cannot_be_a_date_gives_way_to_the_next(tmp_path: Path) -> None:
+    [article] = _load(tmp_path, "cms.json", '[{"text": "Body.", "published": true, "date": "2020-03-15"}]')
+    assert article.published_at == datetime(2020, 3, 15)
+    [old] = _load(tmp_path, "ms.json", '[{"text": "Body.", "timestamp": 946684800000}]')  # 12 digits
+    assert old.published_at == datetime(2000, 1, 1)
+
+
+def test_a_tsv_keeps_quotes_as_text(tmp_path: Path) -> None:
+    rows = 'title\tbody\nT1\t"Odd quote start. More.\nT2\t"We will win," he said.\n'
+    first, second = _load(tmp_path, "quotes.tsv", rows)
+    assert (first.text, second.text) == ('"Odd quote start. More.', '"We will win," he said.')
+
+
+def test_paragraph_lists_one_column_tables_and_the_usual_container(tmp_path: Path) -> None:
+    [paragraphs] = _load(tmp_path, "p.json", '{"content": ["Para one.", "Para two."]}')
+    assert paragraphs.text == "Para one.\n\nPara two."
+    [column] = _load(tmp_path, "one.csv", 'text\n"Only a body column here."\n')
+    assert column.text == "Only a body column here."
+    [wrapped] = _load(
+        tmp_path, "w.json", '{"data": [{"text": "meta"}], "articles": [{"text": "The story."}]}'
+    )
+    assert wrapped.text == "The story."
