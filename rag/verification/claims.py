@@ -144,7 +144,8 @@ def _in_a_model_name(text: str, span: tuple[int, int]) -> bool:
     """Whether the digits at ``span`` are joined by a hyphen to the letters before them."""
     start = span[0]
     joined = start >= 2 and text[start - 1] == "-" and text[start - 2].isalpha()
-    return joined and text[start : start + 1].isdigit()
+    # "mid-2020", "Jan-2021", "pre-1990": a year, still a date
+    return joined and text[start : start + 1].isdigit() and not _YEAR.fullmatch(text[start : span[1]])
 
 
 def _month(words: list[str], i: int) -> bool:

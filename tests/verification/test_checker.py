@@ -174,3 +174,10 @@ def test_a_model_reading_embeddings_uses_the_vectors_given(embed: OnnxEmbedding,
 )
 def test_checkable(text: str, expected: bool) -> None:
     assert checkable(text) is expected
+
+
+def test_a_year_after_a_hyphen_is_still_a_date(checker: ClaimChecker) -> None:
+    evidence = [Evidence("The plant will close in mid-2020, the company said.")]
+    result = judge(checker, "The plant will close in 2021, the company said.", evidence)
+    assert result.verdict is Verdict.CONTRADICTED
+    assert result.conflict is not None and result.conflict.evidence_text == "2020"
