@@ -41,7 +41,8 @@ def hoisted(args: list[str]) -> list[str]:
         else:
             kept.append(arg)
         i += 1
-    return moved + head + kept if moved else args
+    # Before the command but after the options already there: written last, it wins.
+    return head[:-1] + moved + head[-1:] + kept if moved else args
 
 
 def main() -> None:

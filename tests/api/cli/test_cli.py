@@ -104,3 +104,17 @@ def test_data_dir_may_follow_the_command(corpus_dir: Path, tmp_path: Path) -> No
     assert (tmp_path / "elsewhere").is_dir() and not (tmp_path / "data").exists()
     listed = rag("documents", "--json", "--data-dir=elsewhere", cwd=tmp_path)
     assert len(json.loads(listed.stdout)) == 5
+
+
+def test_a_data_dir_written_after_the_command_wins() -> None:
+    from api.cli import hoisted
+
+    assert hoisted(["--data-dir", "a", "config", "--data-dir", "b"]) == [
+        "--data-dir",
+        "a",
+        "--data-dir",
+        "b",
+        "config",
+    ]
+    assert hoisted(["eval", "multihop", "--data-dir", "x"]) == ["eval", "multihop", "--data-dir", "x"]
+    assert hoisted(["ask", "--", "--data-dir"]) == ["ask", "--", "--data-dir"]
