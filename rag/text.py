@@ -132,9 +132,22 @@ def _punkt() -> object:
 _JOINED = re.compile(r"(?:(?<=[a-z]{2}[.!?])|(?<=[a-z][\"”’)][.!?]))(?=[”’)\"]?[A-Z][a-z])")
 
 
+# Not a sentence end: a web address ("www.Forbes.com", "Amazon.Com") or a title ("Mrs.Smith").
+_ADDRESS = re.compile(r"\S*(?:www\.|https?:)\S*|\S+\.(?:com|org|net|gov|edu|io|co|uk)\b\S*", re.I)
+_TITLES = frozenset({"mr", "mrs", "ms", "dr", "st", "prof", "gen", "gov", "sen", "rep", "jr", "sr", "capt"})
+
+
+def _not_an_end(text: str, cut: int) -> bool:
+    start = text.rfind(" ", 0, cut) + 1
+    word = _ADDRESS.match(text, start)
+    if word and word.end() > cut:
+        return True
+    return text[start : cut - 1].lower() in _TITLES
+
+
 def _unjoined(text: str, a: int, b: int) -> Iterator[tuple[int, int]]:
     for m in _JOINED.finditer(text, a, b):
-        if m.start() <= a:  # the lookbehind sees the previous sentence's end
+        if m.start() <= a or _not_an_end(text, m.start()):  # the lookbehind sees the previous end
             continue
         cut = m.start()
         # A closing quote stays with its sentence: curly by its shape, straight by count.

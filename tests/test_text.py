@@ -70,3 +70,9 @@ def test_sentences_joined_without_a_space_are_split() -> None:
         'It was "fairly shallow".',
         "Italy is prone to quakes.",
     ]
+    for whole in (
+        "Visit www.Forbes.com for details.",
+        "Shares of Amazon.Com Inc rose.",
+        "Ask Mrs.Smith now.",
+    ):
+        assert split_sentences(whole) == [whole]
