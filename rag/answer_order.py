@@ -34,9 +34,11 @@ def lead_index(question: str, sentences: Sequence[str]) -> int:
     """The index of the sentence to put first (0 keeps the answerer's order)."""
     if len(sentences) < 2 or not seeks_entity(question):
         return 0
+    # A word also written in lower case ("police said") is a common word opening a sentence.
     asked = name_tokens(question)
+    common = {w for s in sentences for w in re.findall(r"\b[a-z][\w'-]*", s)}
     runs = [[run for run in name_runs(s) if any(w not in asked for w in run)] for s in sentences]
-    mentions = Counter(w for found in runs for w in {w for run in found for w in run} - asked)
+    mentions = Counter(w for found in runs for w in {w for run in found for w in run} - asked - common)
     if not mentions:
         return 0
     answer, count = mentions.most_common(1)[0]

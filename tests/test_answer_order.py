@@ -32,3 +32,12 @@ def test_entity_kinds_after_what() -> None:
     assert seeks_entity("What company, reported by TechCrunch, was sued?")
     assert seeks_entity("what sports betting platform offers cash-out?")
     assert not seeks_entity("What happened to the bridge?")
+
+
+def test_a_common_word_opening_sentences_is_no_name() -> None:
+    sentences = [
+        "John Doe, 34, was arrested on Monday over the stabbing, police said.",
+        "Police said the victim was taken to hospital.",
+        "Detective Chief Inspector Mary Lee of West Yorkshire Police appealed for witnesses.",
+    ]
+    assert lead_index("Who was arrested over the stabbing in Leeds?", sentences) == 0
