@@ -43,6 +43,10 @@ _DATE = re.compile(
     rf"\b(?:(?:{_MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?,? \d{{4}}\b|"
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?![\d:]))"
 )
+_CALENDAR = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|"
+    "mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+)
 _BEFORE = re.compile(r"\b(?:before|prior to|by|until|earlier than)\s+(?:the\s+)?$", re.I)
 _AFTER = re.compile(r"\b(?:after|since|following|later than)\s+(?:the\s+)?$", re.I)
 # "an article by X", "a report from X", "a X article": the X a question attributes reporting to.
@@ -284,7 +288,8 @@ def absent_names(text: str, mentions: list[Mention], words: frozenset[str]) -> l
     out: list[str] = []
     for m in _PROPER.finditer(text):
         name = m.group(1)
-        tokens = [t for t in plain_words(name) if t != "s"]
+        # A month or a weekday is a date the question names, not someone the corpus must know.
+        tokens = [t for t in plain_words(name) if t != "s" and not re.fullmatch(_CALENDAR, t)]
         if any(t not in words for t in tokens) and name not in out:
             out.append(name)
     return out

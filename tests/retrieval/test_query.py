@@ -81,6 +81,8 @@ def test_unanswerable_signals() -> None:
     assert "Bloomberg" in (unknown.unanswerable() or "")
     absent = analyze("Which phones did Zorblax Quintero sell, as The Verge said?", OUTLETS, words=WORDS)
     assert absent.absent_names == ["Zorblax Quintero"]
+    dated = analyze("Which phones did Apple sell, reported in May 2020 or on Friday?", OUTLETS, words=WORDS)
+    assert dated.absent_names == []  # a month or a weekday is no one the corpus must mention
     fine = analyze("Which phones did Apple sell last quarter, according to The Verge?", OUTLETS, words=WORDS)
     assert fine.unanswerable() is None
 
