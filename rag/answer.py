@@ -50,6 +50,7 @@ __all__ = [
     "Candidate",
     "ExtractiveAnswerer",
     "LLMAnswerer",
+    "asked_as",
     "candidates",
     "citation",
     "refusal",
@@ -372,3 +373,12 @@ class Answerer:
             answer = answer.model_copy(update={"degraded": True, "degraded_reason": degraded})
         yield StreamEvent(type="delta", text=answer.answer)
         yield StreamEvent(type="answer", answer=answer)
+
+
+def asked_as(question: str, events: Iterator[StreamEvent]) -> Iterator[StreamEvent]:
+    """``events`` whose answer names ``question``, what the user asked, where the answer was
+    found for a shorter form of it (a named period taken out as a date filter)."""
+    for event in events:
+        if event.answer is not None:
+            event.answer.question = question
+        yield event

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag import runtime
-from rag.answer import Answerer, refusal
+from rag.answer import Answerer, asked_as, refusal
 from rag.chat import Condenser, Exchange, follow_up_focus
 from rag.config import Settings
 from rag.conversations import ChatReply, ConversationStore, new_id
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from rag.summary import Summary
 from rag.retrieval import INDEX_EXTENSIONS, Retriever
 from rag.retrieval.latest import leads, names_only_a_period
-from rag.retrieval.relative import relative_filters
+from rag.retrieval.relative import relative_filters, without_named_period
 from rag.store import GENERATION_MAX_AGE, Store
 from rag.store.database import Database, database_url
 from rag.text import sentence_spans
@@ -250,7 +250,9 @@ class Engine:
     def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Passage]:
         self._index_usable()
         query = clean_question(query)
-        filters = relative_filters(query, filters, self.store.lexical(wait=False))
+        asked, filters = filters, relative_filters(query, filters, self.store.lexical(wait=False))
+        if filters is not asked:
+            query = without_named_period(query)
         return self.retriever.search(query, k or self.settings.top_k, filters)
 
     def _index_usable(self) -> None:
@@ -315,12 +317,14 @@ class Engine:
         # mentions, cannot be answered from it: refusing beats citing a lookalike (measured on
         # MultiHop-RAG's null questions: docs/retrieval-log.md).
         # The same plan then drives retrieval, so the question is analysed once.
-        plan = self.retriever.plan(question, filters)
+        topic = without_named_period(question) if filters is not asked else question
+        plan = self.retriever.plan(topic, filters)
         reason = plan.unanswerable()
         if reason:
             return iter([StreamEvent(type="answer", answer=refusal(question, reason=reason))])
-        passages = self.retriever.search(question, top_k or self.settings.top_k, filters, plan=plan)
-        return self.answerer.events(question, passages, stream=stream, focus=focus)
+        passages = self.retriever.search(topic, top_k or self.settings.top_k, filters, plan=plan)
+        events = self.answerer.events(topic, passages, stream=stream, focus=focus)
+        return events if topic == question else asked_as(question, events)
 
     # --- conversations ----------------------------------------------------------------
     def chat(self, message: str, conversation_id: str | None = None, create: bool = False) -> ChatReply:

@@ -133,6 +133,17 @@ def relative_time(question: str) -> re.Match[str] | None:
     return found
 
 
+def without_named_period(question: str) -> str:
+    """``question`` less the month or year ``relative_time`` read as publication dates ("Why was
+    the road closed? reported in May 2020" -> "Why was the road closed?"): once a filter, the
+    words only dilute how closely a sentence matches what is asked."""
+    found = relative_time(question)
+    if found is None or "year" not in found.groupdict():
+        return question
+    rest = (question[: found.start()] + " " + question[found.end() :]).strip(" ,;")
+    return " ".join(rest.split()) if terms(rest) else question
+
+
 def _in_a_name(question: str, start: int) -> bool:
     """Whether the words at ``start`` are capitalised inside a sentence, so part of a name
     ("Business Today | Latest Stock Market News", "USA Today"), not a time."""

@@ -107,3 +107,19 @@ def test_a_month_after_a_verb_of_reporting_filters_a_topic_question(dated: Engin
     march = (date(2024, 3, 1), date(2024, 3, 31))
     assert relative_window("What was the latest on the storm in March 2024?", date(2024, 12, 1)) == march
     assert relative_window("What did the council spend in 2023?", date(2024, 3, 8)) is None
+
+
+def test_a_named_period_is_a_filter_not_words_to_match(engine: Engine, tmp_path: Path) -> None:
+    """ "Why was the road closed? reported in May 2020" was refused on a one-story month: the
+    period's words, kept in the question, pulled every sentence under the relevance floor."""
+    body = (
+        "The council voted 7 to 2 on Friday to close the harbour road to lorries from June. "
+        "Residents had complained about noise for three years."
+    )
+    record = {"title": "Harbour road closed", "published_at": "2020-05-01", "source": "Gazette", "body": body}
+    (tmp_path / "road.json").write_text(json.dumps([record]))
+    engine.ingest([tmp_path / "road.json"])
+    question = "Why was the road closed? reported in May 2020"
+    answer = engine.ask(question)
+    assert not answer.refused and answer.question == question
+    assert answer.citations[0].quote.startswith("The council voted 7 to 2")
