@@ -24,7 +24,7 @@ from rag.llm import LLMClient
 from rag.models import Citation, Filters
 from rag.retrieval import Retriever
 from rag.retrieval.latest import names_only_a_period
-from rag.retrieval.relative import relative_filters
+from rag.retrieval.relative import relative_filters, without_named_period
 from rag.summary.evidence import CitationNumbers, Evidence, Gatherer
 from rag.summary.models import Coverage, KeyPoint, SourceRef, Summary, clean_topic
 from rag.summary.points import PointWriter
@@ -71,7 +71,9 @@ class Summarizer:
         narrowed = relative_filters(topic, filters, lexical)
         period_only = narrowed is not filters and narrowed is not None and names_only_a_period(topic)
         filters = narrowed or Filters()
-        evidence = self.gatherer.latest(filters) if period_only else self.gatherer.gather(topic, filters)
+        # "the road closure reported in May 2020": the period is the filter, the rest the topic.
+        searched = without_named_period(topic) if narrowed is not filters else topic
+        evidence = self.gatherer.latest(filters) if period_only else self.gatherer.gather(searched, filters)
         cites = CitationNumbers()
         points = self.writer.key_points(topic, evidence, cites) if evidence else []
         events = timeline(evidence, cites) if evidence else []
@@ -114,7 +116,8 @@ class Summarizer:
             )
         if len(outlets) == 1:
             gaps.append(one_outlet_gap(outlets[0], summary))
-        missing = [] if names_only_a_period(topic) else _missing_words(topic, evidence)  # "week": no topic
+        # "this week": no topic; "reported in May 2020": the period is a filter, not a word to find
+        missing = [] if names_only_a_period(topic) else _missing_words(without_named_period(topic), evidence)
         if missing:
             gaps.append("No evidence found about: " + ", ".join(missing) + ".")
         if not summary.timeline:
