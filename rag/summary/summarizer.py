@@ -70,9 +70,9 @@ class Summarizer:
         lexical = self.gatherer.retriever.store.lexical(wait=False)
         narrowed = relative_filters(topic, filters, lexical)
         period_only = narrowed is not filters and narrowed is not None and names_only_a_period(topic)
-        filters = narrowed or Filters()
         # "the road closure reported in May 2020": the period is the filter, the rest the topic.
         searched = without_named_period(topic) if narrowed is not filters else topic
+        filters = narrowed or Filters()
         evidence = self.gatherer.latest(filters) if period_only else self.gatherer.gather(searched, filters)
         cites = CitationNumbers()
         points = self.writer.key_points(topic, evidence, cites) if evidence else []

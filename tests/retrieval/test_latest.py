@@ -123,3 +123,10 @@ def test_a_named_period_is_a_filter_not_words_to_match(engine: Engine, tmp_path:
     answer = engine.ask(question)
     assert not answer.refused and answer.question == question
     assert answer.citations[0].quote.startswith("The council voted 7 to 2")
+
+
+def test_a_summary_of_a_topic_in_a_named_month(dated: Engine) -> None:
+    summary = dated.summarize("the harbor bridge storm reported in March 2024")
+    assert summary.coverage.articles == 1
+    missing = [gap for gap in summary.gaps if gap.startswith("No evidence found about")]
+    assert not any(word in gap for gap in missing for word in ("reported", "March", "2024"))
