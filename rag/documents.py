@@ -26,16 +26,13 @@ from dateutil import parser as dateparser
 from rag import records
 from rag.errors import BadInput, UnreadableFile, UnsupportedFile
 from rag.models import Article
+from rag.text import MONTHS
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".json", ".jsonl", ".csv", ".tsv"}
 
 _OUTLET_PREFIX = re.compile(r"^([A-Z][A-Z0-9&'.\- ]{1,40}[A-Z0-9]):\s+(?=\S)")
-_MONTHS = (
-    "January|February|March|April|May|June|July|August|September|October|November|December|"
-    "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
-)
 _DATE_LINE = re.compile(
-    rf"^(?:\d{{1,2}}\s+(?:{_MONTHS})\.?,?\s+\d{{4}}|(?:{_MONTHS})\.?\s+\d{{1,2}},?\s+\d{{4}}|"
+    rf"^(?:\d{{1,2}}\s+(?:{MONTHS})\.?,?\s+\d{{4}}|(?:{MONTHS})\.?\s+\d{{1,2}},?\s+\d{{4}}|"
     rf"\d{{4}}-\d{{2}}-\d{{2}})(?:[ T,]+\d{{1,2}}:\d{{2}}(?::\d{{2}})?\s*(?:[AaPp][Mm])?)?"
     r"(?:\s*[A-Z]{2,4})?$"
 )

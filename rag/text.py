@@ -32,6 +32,13 @@ TOKEN = re.compile(r"(?u)\b\w\w+\b")
 # The stop-words bm25s removes at indexing ("en": Lucene's 33-word list). Searching with any
 # other list would look for words the index never held.
 STOPWORDS = frozenset(bm25s.stopwords.STOPWORDS_EN)
+# Month and weekday names as regular-expression alternatives (full names first), for the
+# modules that read dates in text: pages, questions, periods.
+MONTHS = (
+    "January|February|March|April|May|June|July|August|September|October|November|December|"
+    "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
+)
+WEEKDAYS = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _LINE = re.compile(r"[^\n]+")
 _local = threading.local()  # PyStemmer objects keep state per call: one per thread

@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from rag.models import Filters
-from rag.text import stems, terms
+from rag.text import MONTHS, stems, terms
 
 _DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _RELATIVE = re.compile(
@@ -29,28 +29,15 @@ _RELATIVE = re.compile(
     r"|(?P<recent>recent(?:ly)?|latest|lately|most recent))\b",
     re.I,
 )
-_MONTHS = (
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-)
+# "mar" -> 3: a named month's number, by the first three letters of any way to write it.
+_MONTH_NUMBER = {name[:3].lower(): i + 1 for i, name in enumerate(MONTHS.split("|")[:12])}
 # A named month or year: "in March 2020", "during 2019", "published in Sept. 2020". A question
 # dates events as often as articles ("what Google spent in 2021", reported in 2023), so such a
 # period filters publication dates only after a verb of reporting, or when the question asks
 # about nothing else ("What happened in March 2020?").
 _ABSOLUTE = re.compile(
     r"\b(?P<reported>(?:reported|published|written|covered|posted|in the news)\s+)?"
-    rf"(?:in|during|from)\s+(?:(?P<month>{'|'.join(_MONTHS)}|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|"
-    r"nov|dec)\.?,?\s+)?(?P<year>(?:19|20)\d{2})\b",
+    rf"(?:in|during|from)\s+(?:(?P<month>{MONTHS})\.?,?\s+)?(?P<year>(?:19|20)\d{{2}})\b",
     re.I,
 )
 DAYS_IN = {"day": 1, "week": 7, "month": 30, "year": 365}
@@ -97,7 +84,7 @@ def _window(m: re.Match[str], as_of: date) -> tuple[date, date]:
         year = int(g["year"])
         if not g["month"]:
             return date(year, 1, 1), date(year, 12, 31)
-        first = date(year, [m[:3] for m in _MONTHS].index(g["month"][:3]) + 1, 1)
+        first = date(year, _MONTH_NUMBER[g["month"][:3]], 1)
         return first, (first + timedelta(days=31)).replace(day=1) - timedelta(days=1)
     if g["day"]:
         day = as_of - timedelta(days=1 if g["day"] in ("yesterday", "last night") else 0)
