@@ -266,13 +266,14 @@ def _load_records(path: Path, data: bytes) -> list[dict[str, Any]]:
     for record in records.read(path, _decode(data)):
         if not isinstance(record, dict):
             continue
-        story = records.fields(record)
+        found = records.fields(record)
+        story: dict[str, Any] = {field: values[0] if values else None for field, values in found.items()}
         body = story["text"]
         if not isinstance(body, str) or not body.strip():
             continue
         story["text"] = body.strip()
         story["title"] = str(story["title"] or _short_title(body)).strip()
-        dates = (parse_date(value) for value in records.candidates(record, "published_at"))
+        dates = (parse_date(value) for value in found["published_at"])
         story["published_at"] = next((d for d in dates if d is not None), None)
         for key in ("source", "author", "url", "category"):
             story[key] = str(story[key]).strip() if story[key] not in (None, "") else None

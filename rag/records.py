@@ -77,24 +77,22 @@ def _scalar(value: Any, joiner: str = ", ") -> Any:
                 return value[name]
         return None
     if isinstance(value, list):
-        parts = [str(_scalar(v)) for v in value if _scalar(v) not in (None, "")]
+        parts = [str(part) for part in map(_scalar, value) if part not in (None, "")]
         return joiner.join(parts) or None
     return value
 
 
-def candidates(record: dict[str, Any], field: str) -> list[Any]:
-    """Every value ``record`` holds for ``field``, in the order of its names: a caller that
-    cannot use the first (a CMS's ``"published": true``) tries the next (``"date"``)."""
+def fields(record: dict[str, Any]) -> dict[str, list[Any]]:
+    """Every value ``record`` holds for each of ``text, title, source, author, published_at,
+    url, category``, in the order of its names: a caller that cannot use the first (a CMS's
+    ``"published": true``) tries the next (``"date"``)."""
     by_key = {_key(str(k)): v for k, v in record.items()}
-    joiner = "\n\n" if field == "text" else ", "
-    values = (_scalar(by_key.get(name), joiner) for name in ALIASES[field])
-    return [v for v in values if v not in (None, "")]
-
-
-def fields(record: dict[str, Any]) -> dict[str, Any]:
-    """The record's ``text, title, source, author, published_at, url, category`` (the first
-    value of each; ``candidates`` has them all)."""
-    return {field: next(iter(candidates(record, field)), None) for field in ALIASES}
+    found: dict[str, list[Any]] = {}
+    for field, names in ALIASES.items():
+        joiner = "\n\n" if field == "text" else ", "
+        values = (_scalar(by_key.get(name), joiner) for name in names)
+        found[field] = [v for v in values if v not in (None, "")]
+    return found
 
 
 def _container(parsed: dict[str, Any]) -> list[Any]:
