@@ -20,56 +20,27 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from difflib import get_close_matches
 from typing import Literal
 
 from dateutil import parser as dateparser
 
 from rag.models import Filters
 from rag.retrieval.params import CLAUSE_MIN_WORDS, DATE_SLACK
+from rag.retrieval.unanswerable import absent_names, unfiltered_outlets, unknown_outlets
 from rag.store.vectors import source_key
-from rag.text import content_words, plain_words
+from rag.text import MONTHS, content_words
 
 Relation = Literal["on", "before", "after"]
 
 
 _SMALL_WORDS = {"the", "of", "and", "&", "for", "in", "on", "a", "an", "|", "-", ":"}
-_MONTHS = (
-    "January|February|March|April|May|June|July|August|September|October|November|December|"
-    "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
-)
 # "October 5, 2023", "Oct. 5th 2023", and ISO "2023-10-05" (with or without its time).
 _DATE = re.compile(
-    rf"\b(?:(?:{_MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?,? \d{{4}}\b|"
+    rf"\b(?:(?:{MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?,? \d{{4}}\b|"
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?(?![\d:]))"
-)
-_CALENDAR = (
-    "january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|"
-    "mar|apr|jun|jul|aug|sep|sept|oct|nov|dec|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 )
 _BEFORE = re.compile(r"\b(?:before|prior to|by|until|earlier than)\s+(?:the\s+)?$", re.I)
 _AFTER = re.compile(r"\b(?:after|since|following|later than)\s+(?:the\s+)?$", re.I)
-# "an article by X", "a report from X", "a X article": the X a question attributes reporting to.
-_NAME = r"((?:The |the )?[A-Z][\w.&'’-]*(?: (?:of |&amp; |& )?[A-Z][\w.&'’-]*){0,4})"
-_ATTRIBUTED = [
-    re.compile(rf"\b(?:article|report|piece|story|coverage|analysis|review)s? (?:by|from|in) {_NAME}"),
-    re.compile(  # lower case: "According to the CDC, ..." opening a question is rarely an outlet
-        rf"\b(?:according to|another (?:one )?(?:by|from|in)|(?:reported|published|discussed|"
-        rf"highlighted|covered|detailed|presented|noted|mentioned|written) (?:by|in)) {_NAME}"
-    ),
-    re.compile(rf"\b[Aa]n? {_NAME}(?:'s)? (?:article|report|piece|story|review|analysis)"),
-]
-
-
-# Words of a newspaper's or a channel's name, which tell "in Business Standard" from "in New York".
-_MASTHEAD = re.compile(
-    r"News|Times|Post|Journal|Herald|Guardian|Daily|Tribune|Gazette|Magazine|Weekly|Press|"
-    r"Telegraph|Independent|Mail|Express|Chronicle|Observer|Standard|Insider|Wire|Review|Reporter|"
-    r"Today|Mirror|Inquirer|Courier|Examiner|Register|Dispatch|Monitor|Record|Sentinel|Globe|Star|"
-    r"Sun|Line|Week|Economist|Business|Radio|TV|Network|Online|Digest|Bulletin"
-)
-
-
 # Where a multi-part question turns to its next part: "Which company, reported by X for ...,
 # and by Y for ..., while also ...?" (not the comma of "2,000"). Over-splitting is harmless:
 # short pieces are re-joined.
@@ -93,9 +64,6 @@ SCAFFOLD = frozenset((
 # fmt: on
 # A source named after what it reported ("..., according to Fortune", "..., as reported by X").
 _TRAILING = re.compile(r"\b(?:according to|by|from|in|per)\s*['‘“\"]?\s*$", re.I)
-
-# A capitalised run not at a sentence start: a name ("Sam Bankman-Fried", "Bank of England").
-_PROPER = re.compile(r"(?<=[a-z0-9,;:'‘“(]\s)([A-Z][\w'’.-]*(?:\s+(?:of\s+|the\s+)?[A-Z][\w'’.-]*)*)")
 
 
 @dataclass(frozen=True)
@@ -226,75 +194,6 @@ def find_dates(text: str) -> list[DateMention]:
     return out
 
 
-def unfiltered_outlets(filters: Filters | None, outlets: OutletIndex) -> list[str]:
-    """The outlets a filter asks for that the corpus holds no article from, each with the
-    nearest outlet it does hold, as a misspelt filter most likely meant."""
-    out = []
-    for wanted in (filters.source or []) if filters else []:
-        if source_key(wanted) in outlets.names:
-            continue
-        near = [key for key in outlets.names if _words_within(key, source_key(wanted))][:1] or (
-            get_close_matches(source_key(wanted), list(outlets.names), n=1, cutoff=0.6)
-        )
-        out.append(f"“{wanted}”" + (f" (did you mean “{outlets.names[near[0]]}”?)" if near else ""))
-    return out
-
-
-def _words_within(a: str, b: str) -> bool:
-    """One name's words are all in the other's: "BBC" and "BBC News"."""
-    x, y = set(a.split()), set(b.split())
-    return bool(x and y) and (x <= y or y <= x)
-
-
-def unknown_outlets(text: str, outlets: OutletIndex, mentions: list[Mention]) -> list[str]:
-    """Names the question attributes reporting to that are not outlets of the corpus."""
-    covered = [(m.start, m.end) for m in mentions]
-    out: list[str] = []
-    for pattern in _ATTRIBUTED:
-        for m in pattern.finditer(text):
-            name = m.group(1).strip()
-            start = m.start(1)
-            if any(a <= start < b for a, b in covered) or _DATE.match(text, start):
-                continue
-            if name.split()[-1].lower() in {"the", "an", "a"} or outlets.known(name):
-                continue
-            if _place_or_time(text, m.start(1), name, outlets):
-                continue
-            if name not in out:
-                out.append(name)
-    return out
-
-
-def _place_or_time(text: str, start: int, name: str, outlets: OutletIndex) -> bool:
-    """ "reported in Italy", "published in March": after "in", a lone capitalised word is a place
-    or a month far more often than an outlet, which a question names "in the BBC", "in The
-    Economist", "in Business Standard"; a near spelling of a corpus outlet still counts."""
-    if not re.search(r"\bin\s+$", text[max(0, start - 4) : start]):
-        return False
-    words = name.split()
-    if words[0].lower() == "the" or get_close_matches(source_key(name), list(outlets.names), cutoff=0.8):
-        return False
-    if re.fullmatch(_MONTHS, words[0]):
-        return True
-    if len(words) == 1:
-        return not name.isupper()  # "in Italy", not "in NPR"
-    return not any(_MASTHEAD.fullmatch(w) for w in words)  # "in New York", not "in Business Standard"
-
-
-def absent_names(text: str, mentions: list[Mention], words: frozenset[str]) -> list[str]:
-    """Proper names in ``text`` with a word the corpus never uses (outlet mentions aside)."""
-    for mention in mentions:
-        text = text[: mention.start] + " " * (mention.end - mention.start) + text[mention.end :]
-    out: list[str] = []
-    for m in _PROPER.finditer(text):
-        name = m.group(1)
-        # A month or a weekday is a date the question names, not someone the corpus must know.
-        tokens = [t for t in plain_words(name) if t != "s" and not re.fullmatch(_CALENDAR, t)]
-        if any(t not in words for t in tokens) and name not in out:
-            out.append(name)
-    return out
-
-
 def keyword_text(plan: QueryPlan) -> str:
     """The question without the outlet names and dates that sub-queries filter on instead
     (measured: matching them as words as well only adds noise)."""
@@ -390,7 +289,8 @@ def analyze(
         question,
         mentions,
         dates,
-        unknown_outlets=unfiltered_outlets(filters, outlets) + unknown_outlets(question, outlets, mentions),
+        unknown_outlets=unfiltered_outlets(filters, outlets)
+        + unknown_outlets(question, outlets, mentions, dates),
         absent_names=absent_names(question, mentions, words) if words else [],
     )
     seen: dict[tuple[tuple[str, ...], DateMention | None], int] = {}
