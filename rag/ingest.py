@@ -115,11 +115,14 @@ class Ingestor:
             [c.text[a - c.start : b - c.start] for a, b in ss] for c, ss in zip(chunks, spans, strict=True)
         ]
         flat = [sentence for piece in pieces for sentence in piece]
+        # Each distinct sentence once: consecutive chunks share their overlap, and outlets repeat
+        # their boilerplate (docs/performance-log.md, "Cold ingest").
+        distinct = list(dict.fromkeys(flat))
         # Shortest first: a batch is padded to its longest sentence, and padding is most of the cost.
-        order = sorted(range(len(flat)), key=lambda i: len(flat[i]))
-        embedded = self.embed.embed_batch([flat[i] for i in order])  # (0, 0) when there are none
-        vectors = np.empty_like(embedded)
-        vectors[order] = embedded
+        distinct.sort(key=len)
+        embedded = self.embed.embed_batch(distinct)  # (0, 0) when there are none
+        row = {sentence: i for i, sentence in enumerate(distinct)}
+        vectors = embedded[[row[sentence] for sentence in flat]] if flat else embedded
         bounds = np.cumsum([0] + [len(piece) for piece in pieces])
         return [(vectors[a:b], ss) for a, b, ss in zip(bounds[:-1], bounds[1:], spans, strict=True)]
 

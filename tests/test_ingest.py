@@ -252,3 +252,53 @@ def test_an_index_without_passage_spans_gains_them_at_the_next_ingest(
     assert seeded.search(question, k=4) == grown
     # The seed articles' chunks leave room: at least one passage holds more than its chunk.
     assert any(len(w.text) > len(b.text) for w, b in zip(grown, bare, strict=True))
+
+
+class _Recording:
+    """The real embedding model, noting every text it is asked to embed."""
+
+    def __init__(self, embed) -> None:  # type: ignore[no-untyped-def]
+        self.inner, self.texts = embed, []  # type: list[str]
+
+    def embed_batch(self, texts: list[str]):  # type: ignore[no-untyped-def]
+        self.texts.extend(texts)
+        return self.inner.embed_batch(texts)
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self.inner, name)
+
+
+def test_a_sentence_repeated_across_chunks_is_embedded_once(settings, embed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Boilerplate an outlet repeats, and the overlap chunks share, cost one embedding each."""
+    folder = tmp_path / "news"
+    folder.mkdir()
+    notice = "Subscribe to our newsletter for daily updates."
+    paragraphs = [
+        f"The council met on day {i} to discuss the harbour road, and residents asked about "
+        f"parking number {i} near the old mill before the vote closed."
+        for i in range(30)
+    ]
+    body = f"\n\n{notice}\n\n".join(" ".join(paragraphs[i : i + 6]) for i in range(0, 30, 6))
+    (folder / "council.txt").write_text("Harbour road\n" + body + "\n")
+    recording = _Recording(embed)
+    engine = Engine(settings, embed=recording)  # type: ignore[arg-type]
+    try:
+        engine.ingest([folder])
+        assert recording.texts.count(notice) == 1
+        rows = _chunk_rows(engine)
+        assert len(rows) > 3  # the text spans several overlapping chunks
+        _assert_consistent(engine)
+        dim = embed.dimension
+        stored = engine.store.sentence_vectors([r["id"] for r in rows])
+        copies = [
+            stored[r["id"]].reshape(-1, dim)[i]
+            for r in rows
+            for i, s in enumerate(split_sentences(r["text"]))
+            if s == notice
+        ]
+        assert len(copies) == 4
+        expected = embed.embed_batch([notice])[0]
+        for vector in copies:
+            assert float(vector.astype(float) @ expected) == pytest.approx(1.0, abs=0.01)  # float16
+    finally:
+        engine.close()
