@@ -134,9 +134,10 @@ def _punkt() -> object:
     return PunktTokenizer("english")
 
 
-# A sentence end with no space after it, as scraped pages join paragraphs ("damage.Italy is"),
-# which Punkt does not split: a paragraph read as one sentence is too long to quote.
-_JOINED = re.compile(r"(?:(?<=[a-z]{2}[.!?])|(?<=[a-z][\"”’)][.!?]))(?=[”’)\"]?[A-Z][a-z])")
+# A sentence end with no space after it, as scraped pages join paragraphs ("damage.Italy is",
+# "in the UK.The", "in 2018.The"), which Punkt does not split: a paragraph read as one sentence
+# is too long to quote. Two letters or digits before the stop, so "U.S.Army" stays whole.
+_JOINED = re.compile(r"(?:(?<=[A-Za-z0-9%]{2}[.!?])|(?<=[a-z][\"”’)][.!?]))(?=[”’)\"]?[A-Z][a-z])")
 
 
 # Not a sentence end: a web address ("www.Forbes.com", "Amazon.Com") or a title ("Mrs.Smith").

@@ -60,7 +60,8 @@ def test_sentences_joined_without_a_space_are_split() -> None:
     """Scraped pages join paragraphs ("damage.Italy"): read as one sentence, they were too
     long for an answer to quote."""
     text = 'No injuries were reported.Italy is prone to quakes. He said "yes."Then he left. '
-    text += 'The U.S. Army said. It was "fairly shallow".Italy is prone to quakes.'
+    text += 'The U.S. Army said. It was "fairly shallow".Italy is prone to quakes. '
+    text += "Sales fell in the UK.The shop shut in 2018.Staff left at 5%.Then it sold."
     assert split_sentences(text) == [
         "No injuries were reported.",
         "Italy is prone to quakes.",
@@ -69,9 +70,15 @@ def test_sentences_joined_without_a_space_are_split() -> None:
         "The U.S. Army said.",
         'It was "fairly shallow".',
         "Italy is prone to quakes.",
+        "Sales fell in the UK.",
+        "The shop shut in 2018.",
+        "Staff left at 5%.",
+        "Then it sold.",
     ]
     for whole in (
         "Visit www.Forbes.com for details.",
+        "The U.S.Army said so.",
+        "Visit BBC.co.uk now.",
         "Shares of Amazon.Com Inc rose.",
         "Ask Mrs.Smith now.",
     ):
