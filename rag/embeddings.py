@@ -36,6 +36,10 @@ from rag.errors import BadInput
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2-int8"
 MAX_TOKENS = 256
+# Tokens (padded) per batch: on two cores a few short texts or one long one at a time runs
+# faster than 32 of them, whose activations outgrow the CPU caches (docs/performance-log.md,
+# "Cold ingest").
+TOKEN_BUDGET = 512
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +196,7 @@ class OnnxEmbedding:
             if self._session is None:
                 tokenizer = Tokenizer.from_file(str(self._tokenizer_path))
                 tokenizer.enable_truncation(max_length=MAX_TOKENS)
-                tokenizer.enable_padding()  # pads to the longest text of each batch
+                tokenizer.no_padding()  # a tokenizer.json may pad to a fixed length; _run pads per batch
                 self._tokenizer = tokenizer
                 session = _session(self._onnx_path, self._threads)
                 self._input_names = {i.name for i in session.get_inputs()}
@@ -237,37 +241,62 @@ class OnnxEmbedding:
         what a token-by-token alignment of two texts reads (``rag.verification``)."""
         out: list[tuple[np.ndarray, list[tuple[int, int]]]] = []
         session = self._documents()
+        encodings = self._encode(texts)
         for i in range(0, len(texts), self.embed_batch_size):
-            encodings, hidden = self._run(session, texts[i : i + self.embed_batch_size])
-            for encoding, states in zip(encodings, hidden, strict=True):
-                pairs = zip(encoding.special_tokens_mask, encoding.attention_mask, strict=True)
-                keep = [j for j, (special, m) in enumerate(pairs) if m and not special]
+            batch = encodings[i : i + self.embed_batch_size]
+            hidden, _ = self._run(session, batch)
+            for encoding, states in zip(batch, hidden, strict=True):
+                keep = [j for j, special in enumerate(encoding.special_tokens_mask) if not special]
                 vectors = states[keep].astype(np.float32)
                 vectors /= np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
                 out.append((vectors, [encoding.offsets[j] for j in keep]))
         return out
 
-    def _run(self, session: Any, texts: list[str]) -> tuple[list[Any], np.ndarray]:
-        """One padded batch through ``session``: its encodings and the last hidden states."""
-        encodings = self._tokenizer.encode_batch([t if t.strip() else " " for t in texts])
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        feeds = {
-            "input_ids": ids,
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-        }
+    def _encode(self, texts: list[str]) -> list[Any]:
+        """Each text's tokens, unpadded (an empty text reads as one space)."""
+        return list(self._tokenizer.encode_batch([t if t.strip() else " " for t in texts]))
+
+    def _run(self, session: Any, encodings: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """One batch through ``session``, padded to its longest text: the last hidden states
+        and the attention mask."""
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)  # 0 is [PAD]
+        mask = np.zeros_like(ids)
+        for row, encoding in enumerate(encodings):
+            ids[row, : len(encoding.ids)] = encoding.ids
+            mask[row, : len(encoding.ids)] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._input_names:
             feeds["token_type_ids"] = np.zeros_like(ids)
         with self._one_run:
-            return encodings, session.run(None, feeds)[0]
+            return session.run(None, feeds)[0], mask
+
+    def _batches(self, encodings: list[Any]) -> list[list[int]]:
+        """Indexes of ``encodings`` in batches of similar length, shortest first, each within
+        ``TOKEN_BUDGET`` padded tokens (one text at least) and ``embed_batch_size`` texts."""
+        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+        batches: list[list[int]] = []
+        for i in order:  # ascending, so the text being added is the batch's longest
+            last = batches[-1] if batches else None
+            fits = last is not None and len(last) < self.embed_batch_size
+            if fits and last is not None and (len(last) + 1) * len(encodings[i].ids) <= TOKEN_BUDGET:
+                last.append(i)
+            else:
+                batches.append([i])
+        return batches
 
     def _embed(self, session: Any, texts: list[str]) -> np.ndarray:
-        out: list[np.ndarray] = []
-        for i in range(0, len(texts), self.embed_batch_size):
-            encodings, hidden = self._run(session, texts[i : i + self.embed_batch_size])
-            m = np.array([e.attention_mask for e in encodings], dtype=np.float32)[..., None]
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        encodings = self._encode(texts)
+        out: np.ndarray | None = None
+        for batch in self._batches(encodings):
+            hidden, mask = self._run(session, [encodings[i] for i in batch])
+            m = mask.astype(np.float32)[..., None]
             pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
             norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-            out.append((pooled / np.clip(norms, 1e-12, None)).astype(np.float32))
-        if not out:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.vstack(out)
+            if out is None:
+                out = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
+            out[batch] = pooled / np.clip(norms, 1e-12, None)
+        assert out is not None
+        return out

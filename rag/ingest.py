@@ -116,10 +116,9 @@ class Ingestor:
         ]
         flat = [sentence for piece in pieces for sentence in piece]
         # Each distinct sentence once: consecutive chunks share their overlap, and outlets repeat
-        # their boilerplate (docs/performance-log.md, "Cold ingest").
+        # their boilerplate (docs/performance-log.md, "Cold ingest"). The embedder batches them
+        # by length.
         distinct = list(dict.fromkeys(flat))
-        # Shortest first: a batch is padded to its longest sentence, and padding is most of the cost.
-        distinct.sort(key=len)
         embedded = self.embed.embed_batch(distinct)  # (0, 0) when there are none
         row = {sentence: i for i, sentence in enumerate(distinct)}
         vectors = embedded[[row[sentence] for sentence in flat]] if flat else embedded

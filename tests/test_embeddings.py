@@ -25,6 +25,20 @@ def test_documents_are_unit_vectors_and_similar_texts_are_close(embed: OnnxEmbed
     assert similarity[0, 3] > similarity[0, 1] + 0.3  # the paraphrase, not the other topic
 
 
+def test_a_text_gets_the_same_vector_in_any_batch(embed: OnnxEmbedding) -> None:
+    """Texts are batched by length, so a vector must not depend on its neighbours, and each
+    comes back in the caller's order (an empty text, and one past the model's 256 tokens)."""
+    long_text = " ".join(f"Paragraph {i} of the council's harbour report." for i in range(80))
+    texts = [long_text, "", *TEXTS, "Short.", TEXTS[0]]
+    together = embed.embed_batch(texts)
+    alone = np.vstack([embed.embed_batch([t]) for t in texts])
+    assert together.shape == (len(texts), 384)
+    assert np.allclose(together, alone, atol=1e-5)
+    assert np.allclose(together[2], together[-1], atol=1e-6)  # the same text twice
+    truncated = embed.embed_batch([long_text + " And a tail the model never reads."])[0]
+    assert np.allclose(truncated, together[0], atol=1e-5)
+
+
 def test_questions_go_through_an_int8_model_made_once(embed: OnnxEmbedding, model_cache: Path) -> None:
     questions = embed.embed_queries(TEXTS)
     documents = embed.embed_batch(TEXTS)
