@@ -286,7 +286,9 @@ def by_kind(data: Dataset, scores: np.ndarray, judgements: list[Any], threshold:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--labelled", type=Path, action="append", default=[], help="a labelled JSONL set")
     parser.add_argument("--sets", default="lfqa,frank,synthetic", help="which development sets, or 'none'")
     args = parser.parse_args()
