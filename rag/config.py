@@ -50,7 +50,13 @@ class Settings(BaseSettings):
         "OpenAI) to embed with, e.g. for a backfill on GPUs; `RAG_EMBED_MODEL` is then its model name.",
     )
     embed_api_key: SecretStr | None = Field(None, description="That server's key, if it wants one.")
-    embed_batch_size: int = Field(32, ge=1, le=512, description="Texts embedded per batch.")
+    embed_batch_size: int = Field(
+        32,
+        ge=1,
+        le=512,
+        description="Most texts embedded per batch (a request to a remote server; the local model "
+        "also caps a batch at 512 tokens, short texts first).",
+    )
     onnx_threads: int | None = Field(
         None,
         ge=1,
