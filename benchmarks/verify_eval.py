@@ -150,14 +150,16 @@ def load_labelled(path: Path) -> Dataset:
     rows = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
     pools: dict[tuple[str, ...], list[Evidence]] = {}
     evidence = []
-    for r in rows:
+    for n, r in enumerate(rows, 1):
+        if not isinstance(r.get("supported"), bool):
+            sys.exit(f"{path}: claim {n}: 'supported' must be true or false, not {r.get('supported')!r}")
         texts = (r["evidence"],) if isinstance(r["evidence"], str) else tuple(r["evidence"])
         evidence.append(pools.setdefault(texts, [Evidence(t) for t in texts]))
     return Dataset(
         path.stem,
         [r["claim"] for r in rows],
         evidence,
-        np.array([bool(r["supported"]) for r in rows]),
+        np.array([r["supported"] for r in rows], dtype=bool),
         np.arange(len(rows)),
         np.array([str(r.get("stratum", "all")) for r in rows]),
     )
@@ -298,7 +300,9 @@ def main() -> None:
         f"shipped model: {MODEL_FILE.name}, threshold {threshold}, "
         f"features {', '.join(checker.model.features)}"
     )
-    sets = set(args.sets.split(","))
+    sets = {name.strip().lower() for name in args.sets.split(",")}
+    if sets - {"lfqa", "frank", "synthetic", "none"}:
+        parser.error(f"--sets: unknown {', '.join(sorted(sets - {'lfqa', 'frank', 'synthetic'}))}")
     if "lfqa" in sets:
         show_lfqa(checker)
     if "frank" in sets:
@@ -307,6 +311,8 @@ def main() -> None:
         show_synthetic(checker)
     for path in args.labelled:
         data = load_labelled(path)
+        if data.supported.all() or not data.supported.any():
+            sys.exit(f"{path}: needs claims of both labels, supported and not")
         scores, _ = judge(checker, data)
         print(f"{path.name}: {len(data)} claims, {int(data.supported.sum())} supported")
         show("all", figures(scores, data.supported, data.strata, threshold))

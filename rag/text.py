@@ -136,8 +136,9 @@ def _punkt() -> object:
 
 # A sentence end with no space after it, as scraped pages join paragraphs ("damage.Italy is",
 # "in the UK.The", "in 2018.The"), which Punkt does not split: a paragraph read as one sentence
-# is too long to quote. Two letters or digits before the stop, so "U.S.Army" stays whole.
-_JOINED = re.compile(r"(?:(?<=[A-Za-z0-9%]{2}[.!?])|(?<=[a-z][\"”’)][.!?]))(?=[”’)\"]?[A-Z][a-z])")
+# is too long to quote. Two small letters, two capitals or digits before the stop, so "U.S.Army",
+# "Mt.Everest" and "No.Ten" stay whole.
+_JOINED = re.compile(r"(?:(?<=(?:[a-z0-9%]{2}|[A-Z]{2})[.!?])|(?<=[a-z][\"”’)][.!?]))(?=[”’)\"]?[A-Z][a-z])")
 
 
 # Not a sentence end: a web address ("www.Forbes.com", "Amazon.Com") or a title ("Mrs.Smith").

@@ -78,6 +78,8 @@ def test_sentences_joined_without_a_space_are_split() -> None:
     for whole in (
         "Visit www.Forbes.com for details.",
         "The U.S.Army said so.",
+        "He climbed Mt.Everest in May.",
+        "He lives at No.Ten now.",
         "Visit BBC.co.uk now.",
         "Shares of Amazon.Com Inc rose.",
         "Ask Mrs.Smith now.",
