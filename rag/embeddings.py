@@ -212,8 +212,12 @@ class OnnxEmbedding:
         return self._embed(self._documents(), texts)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
-        """``embed_batch`` for questions (searched against vectors ``embed_batch`` stored)."""
-        return self._embed(self._queries(), texts)
+        """``embed_batch`` for questions (searched against vectors ``embed_batch`` stored).
+
+        In the caller's order, ``embed_batch_size`` at a time: the int8 session scales each
+        batch by its own range, so a question's vector depends on what it is batched with, and
+        the ranker was fitted on a search's clauses embedded together."""
+        return self._embed(self._queries(), texts, by_length=False)
 
     def _queries(self) -> Any:
         """The session questions go through: int8 when a cache is given and it can be made,
@@ -271,9 +275,13 @@ class OnnxEmbedding:
         with self._one_run:
             return session.run(None, feeds)[0], mask
 
-    def _batches(self, encodings: list[Any]) -> list[list[int]]:
-        """Indexes of ``encodings`` in batches of similar length, shortest first, each within
-        ``TOKEN_BUDGET`` padded tokens (one text at least) and ``embed_batch_size`` texts."""
+    def _batches(self, encodings: list[Any], by_length: bool) -> list[list[int]]:
+        """Indexes of ``encodings`` in batches of ``embed_batch_size``; ``by_length``, of similar
+        length, shortest first, each also within ``TOKEN_BUDGET`` padded tokens (one text at
+        least)."""
+        if not by_length:
+            size = self.embed_batch_size
+            return [list(range(i, min(i + size, len(encodings)))) for i in range(0, len(encodings), size)]
         order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
         batches: list[list[int]] = []
         for i in order:  # ascending, so the text being added is the batch's longest
@@ -285,12 +293,12 @@ class OnnxEmbedding:
                 batches.append([i])
         return batches
 
-    def _embed(self, session: Any, texts: list[str]) -> np.ndarray:
+    def _embed(self, session: Any, texts: list[str], by_length: bool = True) -> np.ndarray:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         encodings = self._encode(texts)
         out: np.ndarray | None = None
-        for batch in self._batches(encodings):
+        for batch in self._batches(encodings, by_length):
             hidden, mask = self._run(session, [encodings[i] for i in batch])
             m = mask.astype(np.float32)[..., None]
             pooled = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
