@@ -139,3 +139,21 @@ def test_a_one_part_question_is_not_led_by_names_other_articles_share(
     answer = _extractive(tmp_path, embed).answer("What did Klopp say about Gerrard?", passages)
     assert answer.citations[0].document_id == "k"
     assert all(c.document_id != "w" for c in answer.citations)
+
+
+def test_a_why_question_gets_the_reason_stated_beside_the_event(tmp_path: Path, embed: OnnxEmbedding) -> None:
+    """The question names the event, so the event's sentence ranks first and the next one,
+    which gives the reason in other words, fell under the answer's floor."""
+    text = (
+        "The harbour ferry operator froze its fares for 2027 on Tuesday morning. "
+        "The decision follows a steep rise in the price of marine diesel this autumn. "
+        "Ticket offices at both terminals will open an hour earlier from January."
+    )
+    passage = _passage("f", text, 0.9)
+    why = _extractive(tmp_path, embed).answer("Why did the ferry operator freeze its fares?", [passage])
+    assert [s.text for s in why.sentences][:2] == [
+        "The harbour ferry operator froze its fares for 2027 on Tuesday morning.",
+        "The decision follows a steep rise in the price of marine diesel this autumn.",
+    ]
+    what = _extractive(tmp_path, embed).answer("What did the ferry operator do to its fares?", [passage])
+    assert all("marine diesel" not in s.text for s in what.sentences)  # only a why-question asks
