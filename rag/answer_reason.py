@@ -19,9 +19,15 @@ _ASKS_WHY = re.compile(
     r"\bwhat\s+(?:caused|prompted|led\s+to|triggered|sparked|explains)\b",
     re.IGNORECASE,
 )
+# "after 12 days", "following two weeks of talks": when, not why.
+_NOT_A_TIME = (
+    r"(?!\s+(?:\d|an?\s+(?:few|hour|day|week|month|year|decade)|(?:one|two|three|four|five|six|seven|"
+    r"eight|nine|ten|several|many|few|months|years|weeks|days|hours)\b))"
+)
 # Words that introduce a cause or a motive in news prose.
 _CAUSE = re.compile(
-    r"\b(?:because|due\s+to|owing\s+to|thanks\s+to|as\s+a\s+result|result\s+of|after|following|"
+    r"\b(?:because|due\s+to|owing\s+to|thanks\s+to|as\s+a\s+result|result\s+of|"
+    rf"after{_NOT_A_TIME}|following{_NOT_A_TIME}|"
     r"follows|followed|amid|prompted|prompting|led\s+to|leading\s+to|caused|causing|blamed|"
     r"reasons?|in\s+response\s+to|citing|cited|over\s+concerns?|concerns?\s+(?:over|about)|"
     r"so\s+that|in\s+order\s+to|triggered|sparked|fears?\s+(?:of|that|over))\b",

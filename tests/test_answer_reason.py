@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.answer_reason import asks_why, reason_beside
+from rag.answer_reason import asks_why, reason_beside, states_cause
 
 EVENT = "The council closed the coast road on Friday."
 REASON = "The decision follows two crashes at the bend in a week."
@@ -37,3 +37,20 @@ def test_nothing_is_added_when_not_needed() -> None:
     assert reason_beside("Why was the coast road closed?", far, [0]) is None  # too far away
     elsewhere = [("a", 0, EVENT), ("b", 10, REASON)]
     assert reason_beside("Why was the coast road closed?", elsewhere, [0]) is None  # another article
+
+
+def test_after_a_length_of_time_is_when_not_why() -> None:
+    """'The strike ended after 12 days' states no cause, so the reason beside it is still added."""
+    assert states_cause("He resigned after a scandal over expenses.")
+    assert states_cause("Following the crash, the road was shut.")
+    for when in (
+        "The strike ended after 12 days.",
+        "It reopened after a few weeks.",
+        "following two hours of talks",
+    ):
+        assert not states_cause(when), when
+    sentences = [
+        ("a", 0, "The strike ended on Monday after 12 days."),
+        ("a", 50, "It ended because pay rose."),
+    ]
+    assert reason_beside("Why did the strike end?", sentences, [0]) == 1
