@@ -285,10 +285,9 @@ class OnnxEmbedding:
         order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
         batches: list[list[int]] = []
         for i in order:  # ascending, so the text being added is the batch's longest
-            last = batches[-1] if batches else None
-            fits = last is not None and len(last) < self.embed_batch_size
-            if fits and last is not None and (len(last) + 1) * len(encodings[i].ids) <= TOKEN_BUDGET:
-                last.append(i)
+            size = len(batches[-1]) if batches else self.embed_batch_size
+            if size < self.embed_batch_size and (size + 1) * len(encodings[i].ids) <= TOKEN_BUDGET:
+                batches[-1].append(i)
             else:
                 batches.append([i])
         return batches

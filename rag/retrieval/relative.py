@@ -18,9 +18,9 @@ from typing import Protocol
 import numpy as np
 
 from rag.models import Filters
-from rag.text import MONTHS, stems, terms
+from rag.text import MONTHS, WEEKDAYS, stems, terms
 
-_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DAYS = tuple(day.lower() for day in WEEKDAYS.split("|"))
 _RELATIVE = re.compile(
     r"\b(?:(?P<day>today|tonight|this morning|yesterday|last night)"
     rf"|since (?:last )?(?P<weekday>{'|'.join(_DAYS)})"

@@ -11,19 +11,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from rag.text import MONTHS as MONTH_NAMES
+from rag.text import WEEKDAYS as WEEKDAY_NAMES
 from rag.text import function_words, stems
 
 # A number (with its separators and a percent sign or a unit: "9pm", "20th"), or a word
 # (apostrophes inside kept: "didn't").
 TOKEN = re.compile(r"\d+(?:[.,:]\d+)*(?:%|[^\W\d_]+)?|[^\W_]+(?:['’][^\W_]+)*")
 NEGATIONS = frozenset({"not", "no", "never", "none", "nobody", "nothing", "neither", "nor", "cannot"})
+# Month (full names first) and weekday names as a reading's lower-cased words hold them.
+MONTHS = tuple(name.lower() for name in MONTH_NAMES.split("|"))
+WEEKDAYS = tuple(name.lower() for name in WEEKDAY_NAMES.split("|"))
 # fmt: off
-MONTHS = (
-    "january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-    "november", "december",
-    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
-)
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _COUNTS = (
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty",
