@@ -20,7 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from rag.answer_order import lead_index
-from rag.answer_reason import reason_beside
+from rag.answer_reason import asks_why, reason_beside
 from rag.citations import REFUSAL, CitationChecker, citation, quoted_answer, refusal
 from rag.config import Settings
 from rag.embeddings import Embedder
@@ -217,9 +217,9 @@ class ExtractiveAnswerer:
             if any(float(vectors[i] @ vectors[j]) > DUPLICATE_SIMILARITY for j in chosen):
                 continue
             chosen.append(i)
-        reason = reason_beside(
-            focus or question, [(c.passage.document_id, c.start, c.text) for c in cands], chosen
-        )
+        asked = focus or question
+        spots = [(c.passage.document_id, c.start, c.text) for c in cands] if asks_why(asked) else []
+        reason = reason_beside(asked, spots, chosen) if spots else None
         if reason is not None:
             chosen.insert(1, reason)
             del chosen[self.settings.max_answer_sentences :]
