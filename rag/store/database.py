@@ -43,7 +43,6 @@ def database_url(url: str | None, data_dir: Path) -> str:
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
@@ -67,12 +66,25 @@ class Database:
             raise StoreUnavailable(f"Cannot use the database {self.where}: {exc}") from exc
         if self.sqlite:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            self._use_wal()
         self.migrate()
 
     @property
     def where(self) -> str:
         """The URL without its password, for messages."""
         return sa.make_url(self.url).render_as_string(hide_password=True)
+
+    def _use_wal(self) -> None:
+        """Put the SQLite file in WAL mode (readers never wait for the writer). The mode is kept in
+        the file, so it is set once, under the migration lock: the switch needs a moment's
+        exclusive lock that SQLite does not wait for, and two processes opening a new database
+        together both trying it made one fail with "database is locked"."""
+        with self._translated():
+            with self.engine.connect() as connection:
+                if connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal":
+                    return
+            with self.exclusive("migrate", wait=120), self.engine.connect() as connection:
+                connection.exec_driver_sql("PRAGMA journal_mode=WAL")
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (a data dir from before migrations first has its

@@ -4,6 +4,8 @@ the writer lock, on SQLite and on Postgres (``open_db``, tests/store/conftest.py
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -82,6 +84,8 @@ def test_a_data_dir_from_before_migrations_is_converted_losing_nothing(tmp_path:
     assert not (tmp_path / "conversations.sqlite3").exists()
     assert (tmp_path / "conversations.sqlite3.imported").exists()
     db.close()
+    with sqlite3.connect(tmp_path / "catalog.sqlite3") as converted:  # readers never wait for the writer
+        assert converted.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 def test_three_processes_opening_a_new_database_at_once_all_succeed(open_db: Opener, tmp_path: Path) -> None:
@@ -100,6 +104,33 @@ def test_three_processes_opening_a_new_database_at_once_all_succeed(open_db: Ope
     for t in threads:
         t.join()
     assert errors == []
+
+
+OPEN = """
+import sys
+from pathlib import Path
+from rag.store.database import Database, database_url
+data = Path(sys.argv[1])
+Database(database_url(None, data), data).close()
+"""
+
+
+@pytest.mark.slow
+def test_processes_opening_a_new_sqlite_database_at_once_all_succeed_in_wal_mode(tmp_path: Path) -> None:
+    """Two `rag ingest` started together on a new data dir: switching the file to WAL takes a lock
+    SQLite does not wait for, so only one process may try it (one failed with "database is
+    locked" about once in 150 starts)."""
+    for attempt in range(2):
+        data = tmp_path / str(attempt)
+        data.mkdir()
+        runs = [
+            subprocess.Popen([sys.executable, "-c", OPEN, str(data)], stderr=subprocess.PIPE, text=True)
+            for _ in range(4)
+        ]
+        failures = [err for p in runs if (err := p.communicate(timeout=120)[1]) or p.returncode]
+        assert failures == []
+        with sqlite3.connect(data / "catalog.sqlite3") as db:
+            assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 def test_one_writer_at_a_time(open_db: Opener, db_setting: str | None, tmp_path: Path) -> None:
