@@ -79,12 +79,14 @@ class Database:
         the file, so it is set once, under the migration lock: the switch needs a moment's
         exclusive lock that SQLite does not wait for, and two processes opening a new database
         together both trying it made one fail with "database is locked"."""
-        with self._translated():
+        try:
             with self.engine.connect() as connection:
                 if connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal":
                     return
             with self.exclusive("migrate", wait=120), self.engine.connect() as connection:
                 connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+        except sa.exc.DatabaseError as exc:  # locked, unreadable, or not a database at all
+            raise StoreUnavailable(_unavailable(self.where, exc)) from exc
 
     def migrate(self) -> None:
         """Bring the schema to the newest revision (a data dir from before migrations first has its
