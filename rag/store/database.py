@@ -1,9 +1,10 @@
 """The one database layer: a SQLAlchemy engine for ``RAG_DATABASE_URL`` (default: SQLite in the
 data dir), migrated to the current schema at start-up, plus the cross-process writer lock.
 
-A SQLite file is put in WAL mode once (readers never wait for the writer) and its connections
-get a busy timeout; Postgres connections come from a pool. Migrations are Alembic's (``rag/store/migrations``), run under a
-lock so two processes starting together do not both create the tables.
+A SQLite file is put in WAL mode once (readers never wait for the writer) and its
+connections get a busy timeout; Postgres connections come from a pool. Migrations are
+Alembic's (``rag/store/migrations``), run under a lock so two processes starting together do
+not both create the tables.
 """
 
 from __future__ import annotations
