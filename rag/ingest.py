@@ -39,6 +39,7 @@ BATCH_ARTICLES = 16
 BACKFILL_CHUNKS = 256  # chunks given sentence vectors per commit when upgrading an index
 
 Progress = Callable[[int, int, str], None]  # (done, total, what): articles; chunks for a backfill
+WAITING = "waiting for another ingest"  # the ``what`` told while another process writes
 Pending = dict[str, tuple[Article, str, str]]  # article id -> (article, file, stored hash)
 
 

@@ -53,12 +53,21 @@ def ingest(
 
 
 def _ingest(targets: list[str], sync: bool, as_json: bool) -> IngestReport:
+    from rag.engine import INGEST_WAIT_SECONDS
     from rag.feeds.service import is_url
+    from rag.ingest import WAITING
 
     with engine() as built, progress_bar() as bar:
         task = bar.add_task("Reading files and URLs", total=None)
 
         def progress(done: int, total: int, what: str) -> None:
+            if what == WAITING:  # a line, not only the bar: away from a terminal the bar is quiet
+                bar.console.print(
+                    f"Another ingest is writing to this corpus; waiting up to {INGEST_WAIT_SECONDS:.0f} s "
+                    "for it to finish."
+                )
+                bar.update(task, description=what.capitalize())
+                return
             bar.update(task, description=f"Embedding articles ({what})", completed=done, total=total)
 
         if not any(is_url(t) for t in targets):

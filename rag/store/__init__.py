@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 
@@ -80,9 +80,10 @@ class Store:
         self._refresh_lock = threading.Lock()
 
     @contextmanager
-    def writing(self, wait: float = 0.0) -> Iterator[None]:
-        """Hold the corpus's writer lock (one ingest at a time, across processes and replicas)."""
-        with self._db.exclusive("ingest", wait=wait):
+    def writing(self, wait: float = 0.0, waiting: Callable[[], None] | None = None) -> Iterator[None]:
+        """Hold the corpus's writer lock (one ingest at a time, across processes and replicas);
+        ``waiting`` is called once if another writer holds it."""
+        with self._db.exclusive("ingest", wait=wait, waiting=waiting):
             yield
 
     # --- reading the catalog ------------------------------------------------------------

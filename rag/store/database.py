@@ -10,7 +10,7 @@ not both create the tables.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -150,14 +150,22 @@ class Database:
             raise BadInput(f"The database cannot store a value sent: {exc.orig}") from exc
 
     @contextmanager
-    def exclusive(self, purpose: str, wait: float = 0.0) -> Iterator[None]:
+    def exclusive(
+        self, purpose: str, wait: float = 0.0, waiting: Callable[[], None] | None = None
+    ) -> Iterator[None]:
         """Hold the cross-process lock for ``purpose`` ("ingest", "migrate"): a file lock in the
         data dir for SQLite, an advisory lock for Postgres (every replica sees it). Waits up to
-        ``wait`` seconds, then raises ``StoreBusy``."""
+        ``wait`` seconds (calling ``waiting`` once when another process holds it), then raises
+        ``StoreBusy``."""
         if self.sqlite:
             lock = FileLock(self.data_dir / f".{purpose}.lock")
             try:
-                lock.acquire(timeout=wait)
+                try:
+                    lock.acquire(timeout=0)
+                except Timeout:
+                    if waiting is not None and wait > 0:
+                        waiting()
+                    lock.acquire(timeout=wait)
             except Timeout:
                 raise StoreBusy(_busy(purpose)) from None
             try:
@@ -167,7 +175,12 @@ class Database:
             return
         with self.engine.connect() as connection:
             key = _LOCK_KEYS[purpose]
-            if not _advisory(connection, key, wait):
+            got = _advisory(connection, key, 0.0)
+            if not got and wait > 0:
+                if waiting is not None:
+                    waiting()
+                got = _advisory(connection, key, wait)
+            if not got:
                 raise StoreBusy(_busy(purpose))
             try:
                 yield

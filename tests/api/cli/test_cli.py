@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,37 @@ def test_ingest_then_ask_json(corpus_dir: Path, tmp_path: Path) -> None:
 
     listed = rag("documents", "--json", cwd=tmp_path)
     assert len(json.loads(listed.stdout)) == 5
+
+
+def test_an_ingest_waits_for_another_and_says_so(corpus_dir: Path, tmp_path: Path) -> None:
+    """While another process writes (here: the test holds the writer lock), `rag ingest` says it
+    is waiting instead of showing a bar that does not move, then ingests once the lock is free."""
+    from rag.store.database import Database, database_url
+
+    data = tmp_path / "data"
+    data.mkdir()
+    db = Database(database_url(None, data), data)
+    lines: list[str] = []
+    with db.exclusive("ingest"):
+        ingest = subprocess.Popen(
+            [*RAG, "ingest", str(corpus_dir), "--json", "--data-dir", str(data)],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert ingest.stderr is not None
+        threading.Thread(target=lambda: lines.extend(ingest.stderr), daemon=True).start()  # type: ignore[arg-type]
+        deadline = time.monotonic() + 120
+        while not any("waiting up to" in line for line in lines) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert ingest.stdout is not None
+    out = ingest.stdout.read()
+    ingest.wait(timeout=240)
+    db.close()
+    assert any("Another ingest is writing" in line for line in lines), lines
+    assert ingest.returncode == 0, lines
+    assert len(json.loads(out)["added"]) == 5
 
 
 def test_errors_are_messages_with_exit_codes(tmp_path: Path) -> None:
