@@ -20,7 +20,7 @@ from rag.doctor import Finding, diagnose
 from rag.embeddings import Embedder, OnnxEmbedding, embedding, local_embedding
 from rag.errors import BadInput, IndexMismatch, NothingIndexed, RagError, StoreUnavailable
 from rag.feedback import FeedbackStore
-from rag.ingest import WAITING, Ingestor, Progress, index_signature
+from rag.ingest import INGEST_WAIT_SECONDS, WAITING, Ingestor, Progress, index_signature
 from rag.judge import Verifier
 from rag.llm import LLMClient
 from rag.models import (
@@ -56,10 +56,6 @@ def clean_question(question: str | None) -> str:
     if len(text) > MAX_QUESTION_CHARS:
         raise BadInput(f"The question is longer than {MAX_QUESTION_CHARS} characters; shorten it.")
     return text
-
-
-# How long a write waits for another process's ingest before it is refused (StoreBusy).
-INGEST_WAIT_SECONDS = 30.0
 
 
 class Engine:

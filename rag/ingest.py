@@ -40,6 +40,8 @@ BACKFILL_CHUNKS = 256  # chunks given sentence vectors per commit when upgrading
 
 Progress = Callable[[int, int, str], None]  # (done, total, what): articles; chunks for a backfill
 WAITING = "waiting for another ingest"  # the ``what`` told while another process writes
+# How long a write waits for another process's ingest before it is refused (StoreBusy).
+INGEST_WAIT_SECONDS = 30.0
 Pending = dict[str, tuple[Article, str, str]]  # article id -> (article, file, stored hash)
 
 

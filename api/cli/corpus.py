@@ -53,9 +53,8 @@ def ingest(
 
 
 def _ingest(targets: list[str], sync: bool, as_json: bool) -> IngestReport:
-    from rag.engine import INGEST_WAIT_SECONDS
     from rag.feeds.service import is_url
-    from rag.ingest import WAITING
+    from rag.ingest import INGEST_WAIT_SECONDS, WAITING
 
     with engine() as built, progress_bar() as bar:
         task = bar.add_task("Reading files and URLs", total=None)

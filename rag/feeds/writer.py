@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from rag.feeds.crawl import Found
 from rag.feeds.records import Known, Records
 from rag.feeds.reports import FeedReport, Folded
-from rag.ingest import BATCH_ARTICLES, WAITING, Ingestor, Progress
+from rag.ingest import BATCH_ARTICLES, INGEST_WAIT_SECONDS, WAITING, Ingestor, Progress
 from rag.models import Article
 from rag.sources import DuplicateIndex, Signature, normalize_url, to_article
 
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from rag.engine import Engine
 
 log = logging.getLogger(__name__)
-INGEST_WAIT_SECONDS = 30.0  # as long as a file ingest waits for another writer (rag.engine)
 
 
 def file_key(article: Article) -> str:
