@@ -20,7 +20,7 @@ from rag.doctor import Finding, diagnose
 from rag.embeddings import Embedder, OnnxEmbedding, embedding, local_embedding
 from rag.errors import BadInput, IndexMismatch, NothingIndexed, RagError, StoreUnavailable
 from rag.feedback import FeedbackStore
-from rag.ingest import INGEST_WAIT_SECONDS, WAITING, Ingestor, Progress, index_signature
+from rag.ingest import INGEST_WAIT_SECONDS, Ingestor, Progress, index_signature, told_waiting
 from rag.judge import Verifier
 from rag.llm import LLMClient
 from rag.models import (
@@ -123,9 +123,8 @@ class Engine:
     ) -> IngestReport:
         """Ingest files and folders (one writer at a time per corpus, across processes); with
         ``rebuild``, every stored article is embedded again from its stored text."""
-        waiting = (lambda: progress(0, 0, WAITING)) if progress else None
         try:
-            with self.store.writing(wait=INGEST_WAIT_SECONDS, waiting=waiting):
+            with self.store.writing(wait=INGEST_WAIT_SECONDS, waiting=told_waiting(progress)):
                 report = Ingestor(self.store, self.embed).run(
                     paths, sync=sync, progress=progress, rebuild=rebuild
                 )

@@ -45,6 +45,11 @@ INGEST_WAIT_SECONDS = 30.0
 Pending = dict[str, tuple[Article, str, str]]  # article id -> (article, file, stored hash)
 
 
+def told_waiting(progress: Progress | None) -> Callable[[], None] | None:
+    """What the writer lock calls when another ingest holds it: ``progress`` told ``WAITING``."""
+    return (lambda: progress(0, 0, WAITING)) if progress else None
+
+
 def index_signature(store: Store, embed: Embedder) -> str:
     s = store.settings
     return f"{embed.model_name}|{s.chunk_size}|{s.chunk_overlap}|v1"

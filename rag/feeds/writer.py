@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from rag.feeds.crawl import Found
 from rag.feeds.records import Known, Records
 from rag.feeds.reports import FeedReport, Folded
-from rag.ingest import BATCH_ARTICLES, INGEST_WAIT_SECONDS, WAITING, Ingestor, Progress
+from rag.ingest import BATCH_ARTICLES, INGEST_WAIT_SECONDS, Ingestor, Progress, told_waiting
 from rag.models import Article
 from rag.sources import DuplicateIndex, Signature, normalize_url, to_article
 
@@ -137,9 +137,7 @@ class Writer:
         if not todo:
             return
         store = self.engine.store
-        with store.writing(
-            wait=INGEST_WAIT_SECONDS, waiting=(lambda: progress(0, 0, WAITING)) if progress else None
-        ):
+        with store.writing(wait=INGEST_WAIT_SECONDS, waiting=told_waiting(progress)):
             ingestor = Ingestor(store, self.engine.embed)
             # An ingest's own start: completes an interrupted one, re-embeds for a new model.
             report.updated.extend(i for i in ingestor.run([]).updated if i not in report.updated)

@@ -159,15 +159,16 @@ class Database:
         ``StoreBusy``."""
         if self.sqlite:
             lock = FileLock(self.data_dir / f".{purpose}.lock")
-            try:
+
+            def attempt(seconds: float) -> bool:
                 try:
-                    lock.acquire(timeout=0)
+                    lock.acquire(timeout=seconds)
                 except Timeout:
-                    if waiting is not None and wait > 0:
-                        waiting()
-                    lock.acquire(timeout=wait)
-            except Timeout:
-                raise StoreBusy(_busy(purpose)) from None
+                    return False
+                return True
+
+            if not _take(attempt, wait, waiting):
+                raise StoreBusy(_busy(purpose))
             try:
                 yield
             finally:
@@ -175,12 +176,7 @@ class Database:
             return
         with self.engine.connect() as connection:
             key = _LOCK_KEYS[purpose]
-            got = _advisory(connection, key, 0.0)
-            if not got and wait > 0:
-                if waiting is not None:
-                    waiting()
-                got = _advisory(connection, key, wait)
-            if not got:
+            if not _take(lambda seconds: _advisory(connection, key, seconds), wait, waiting):
                 raise StoreBusy(_busy(purpose))
             try:
                 yield
@@ -231,6 +227,18 @@ def _unavailable(where: str, exc: sa.exc.DBAPIError) -> str:
             "vector store's copy of the articles."
         )
     return f"Cannot use the database {where}: {cause}."
+
+
+def _take(attempt: Callable[[float], bool], wait: float, waiting: Callable[[], None] | None) -> bool:
+    """A lock taken by ``attempt(seconds)``: one try at once; failing that, ``waiting`` is told
+    and ``attempt`` tries for up to ``wait`` seconds."""
+    if attempt(0.0):
+        return True
+    if wait <= 0:
+        return False
+    if waiting is not None:
+        waiting()
+    return attempt(wait)
 
 
 def _advisory(connection: Connection, key: int, wait: float) -> bool:
